@@ -1,0 +1,35 @@
+"""Exception hierarchy.
+
+Every error synthaug raises on purpose derives from :class:`SynthaugError`, so the
+CLI can turn it into a clear message and a non-zero exit without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class SynthaugError(Exception):
+    """Root of every error synthaug raises deliberately."""
+
+
+class InvalidDataError(SynthaugError, ValueError):
+    """Input data is missing, unreadable, malformed or inconsistent."""
+
+
+class ConfigError(SynthaugError, ValueError):
+    """A parameter, flag or recipe value is invalid."""
+
+
+class ModelFileError(SynthaugError, ValueError):
+    """A saved model file is missing, corrupt, or unsafe to load."""
+
+
+class OutputError(SynthaugError, OSError):
+    """An output location cannot be written (exists, is a file, not writable)."""
+
+
+class TrainingDivergedError(SynthaugError, RuntimeError):
+    """Training diverged and could not be recovered."""
+
+
+class NotFittedError(SynthaugError, AttributeError):
+    """An estimator method that needs a fitted model was called before ``fit``."""
