@@ -1,0 +1,49 @@
+"""The ``synthaug`` command line: ``train``, ``generate``, ``augment``, ``evaluate``,
+``robustness`` and ``datasets``.
+
+Each command lives in its own module of this package and only parses options, calls
+the library and writes files; errors from the library become one clean line.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from ._common import SynthaugGroup, setup_logging
+
+
+@click.group(cls=SynthaugGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="synthaug")
+@click.option("-v", "--verbose", is_flag=True, help="Log more detail to stderr.")
+def cli(verbose: bool) -> None:
+    """Make small labelled image datasets bigger with class-conditional GANs,
+    and measure whether that helped."""
+    setup_logging(verbose)
+
+
+def _register() -> None:
+    from . import gan_commands
+
+    for command in gan_commands.COMMANDS:
+        cli.add_command(command)
+    try:
+        from .evaluate import evaluate
+    except ImportError:  # pragma: no cover - while the module is being written
+        pass
+    else:
+        cli.add_command(evaluate)
+    try:
+        from .robustness import robustness
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        cli.add_command(robustness)
+
+
+_register()
+
+
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="synthaug")

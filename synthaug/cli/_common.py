@@ -1,0 +1,152 @@
+"""Pieces every CLI command shares: error handling, safe output folders, config.json.
+
+No ML logic lives here: commands parse options, call the library, and write files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import click
+
+from ..exceptions import ConfigError, OutputError, SynthaugError
+
+log = logging.getLogger("synthaug")
+
+
+class SynthaugGroup(click.Group):
+    """A click group that turns synthaug's own errors into a clean message and exit 1.
+
+    Library errors (:class:`~synthaug.exceptions.SynthaugError`) become ``Error: ...``
+    on stderr with no traceback; Ctrl-C becomes ``Interrupted`` with exit 130.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SynthaugError as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+        except MemoryError:
+            raise click.ClickException(
+                "ran out of memory; use a smaller --batch-size, fewer images, or a smaller --image-size."
+            ) from None
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of synthaug and the packages its results depend on (for config.json)."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in ("synthaug", "torch", "numpy", "scikit-learn", "pandas", "click"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:  # pragma: no cover - dev checkouts
+            out[name] = "unknown"
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return value.item()
+    return value
+
+
+def write_config_json(directory: Path, options: dict[str, Any], command: str) -> Path:
+    """Write ``config.json``: the resolved options, the command and package versions."""
+    from ..data.io import atomic_write_text
+
+    payload = {
+        "command": command,
+        "options": {k: _jsonable(v) for k, v in options.items()},
+        "versions": package_versions(),
+    }
+    path = Path(directory) / "config.json"
+    atomic_write_text(path, json.dumps(payload, indent=2, default=str) + "\n")
+    return path
+
+
+def check_output_dir(out: Path, overwrite: bool, flag: str = "--out") -> None:
+    """Refuse an output path that is a file, a non-empty folder (without --overwrite), or unwritable."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{flag} {out}: exists and is a file, not a folder. Choose another path.")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise OutputError(
+            f"{flag} {out}: folder exists and is not empty. Choose another path or pass --overwrite "
+            "to replace it."
+        )
+    parent = out.resolve().parent
+    probe = parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"{flag} {out}: cannot write in {probe} (permission denied). Choose another path.")
+
+
+@contextlib.contextmanager
+def staged_output(out: Path, overwrite: bool, flag: str = "--out") -> Iterator[Path]:
+    """Build an output folder in a temporary sibling and move it into place only when complete.
+
+    If the block fails (an error, Ctrl-C), the temporary folder is removed and whatever
+    was at ``out`` before is left untouched. With ``overwrite`` the old folder is replaced
+    only after the new one is complete.
+    """
+    out = Path(out)
+    check_output_dir(out, overwrite, flag)
+    parent = out.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    except OSError as exc:
+        raise OutputError(f"{flag} {out}: cannot create the output folder ({exc.strerror}).") from None
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    backup = None
+    try:
+        if out.exists():
+            backup = parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, backup)
+        os.replace(tmp, out)
+    except OSError as exc:
+        if backup is not None and not out.exists():
+            os.replace(backup, out)
+            backup = None
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OutputError(f"{flag} {out}: could not move results into place ({exc}).") from None
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def positive(name: str, value: float | int | None, *, allow_zero: bool = False) -> None:
+    """ConfigError naming the flag when a count or ratio is not positive."""
+    if value is None:
+        return
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}.")
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )

@@ -1,0 +1,401 @@
+"""``synthaug train``, ``generate``, ``augment`` and ``datasets``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+import numpy as np
+
+from ..exceptions import ConfigError, ModelFileError
+from ._common import positive, staged_output, write_config_json
+
+MODEL_DIR_NAME = "model"
+
+
+# ----------------------------------------------------------------------- options
+def data_options(func: Callable) -> Callable:
+    """Options that say how DATA is read."""
+    for decorator in reversed(
+        [
+            click.option("--image-size", type=int, default=None,
+                         help="Resize every image to N x N (needed when sizes differ)."),
+            click.option("--skip-bad-images", is_flag=True,
+                         help="Skip unreadable image files (they are listed) instead of failing."),
+            click.option("--allow-outside-root", is_flag=True,
+                         help="Let a CSV manifest name files outside its own folder."),
+        ]
+    ):
+        func = decorator(func)
+    return func
+
+
+def gan_options(func: Callable) -> Callable:
+    """Options that choose and train the generator."""
+    for decorator in reversed(
+        [
+            click.option("--model", "model", type=click.Choice(["vanilla", "dcgan"]), default="dcgan",
+                         show_default=True, help="Network family."),
+            click.option("--strategy", type=click.Choice(["conditional", "per-class"]),
+                         default="conditional", show_default=True,
+                         help="One network pair conditioned on the label, or one pair per class."),
+            click.option("--loss", type=click.Choice(["hinge", "bce"]), default="hinge", show_default=True),
+            click.option("--epochs", type=int, default=None,
+                         help="Training epochs (default: the model's small-data default)."),
+            click.option("--batch-size", type=int, default=64, show_default=True),
+            click.option("--spectral-norm/--no-spectral-norm", default=True, show_default=True,
+                         help="Spectral normalisation in the discriminator."),
+            click.option("--diff-augment", default="color,translation,cutout", show_default=True,
+                         help="Differentiable augmentation policies, comma-separated; 'none' disables."),
+            click.option("--ema-decay", type=float, default=0.999, show_default=True,
+                         help="EMA of the generator's weights for sampling; 0 disables."),
+            click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+            click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda."),
+            click.option("--checkpoint-every", type=int, default=10, show_default=True,
+                         help="Save a resumable checkpoint every N epochs."),
+            click.option("--resume", is_flag=True,
+                         help="Continue an interrupted run from its checkpoint (same options)."),
+            click.option("--progress/--no-progress", default=True, help="Show a progress bar."),
+        ]
+    ):
+        func = decorator(func)
+    return func
+
+
+def count_options(func: Callable) -> Callable:
+    """How many synthetic samples to add."""
+    for decorator in reversed(
+        [
+            click.option("--ratio", type=float, default=None,
+                         help="Add R times each class's real count (default 1 when no count is given)."),
+            click.option("--balance", is_flag=True,
+                         help="Raise every class to the largest class's count."),
+            click.option("--n-per-class", type=int, default=None, help="Add N samples to every class."),
+        ]
+    ):
+        func = decorator(func)
+    return func
+
+
+# ----------------------------------------------------------------------- helpers
+def _load(data: str, image_size, skip_bad_images, allow_outside_root):
+    from ..data import load_dataset_with_report
+
+    positive("--image-size", image_size)
+    dataset, skipped = load_dataset_with_report(
+        data,
+        image_size=image_size,
+        skip_bad_images=skip_bad_images,
+        allow_outside_root=allow_outside_root,
+    )
+    if skipped:
+        click.echo(f"Skipped {len(skipped)} unreadable file(s):", err=True)
+        for path in skipped[:20]:
+            click.echo(f"  {path}", err=True)
+        if len(skipped) > 20:
+            click.echo(f"  ... and {len(skipped) - 20} more", err=True)
+    train = dataset.get_split("train") if "train" in dataset.splits else dataset
+    return dataset, train, skipped
+
+
+def _checkpoint_dir(out: Path) -> Path:
+    """Checkpoints live beside the output folder so that an interrupted run keeps them."""
+    out = Path(out).resolve()
+    return out.parent / f".{out.name}.checkpoint"
+
+
+def _build_gan(opts: dict[str, Any], checkpoint_dir: Path):
+    from ..generators import ConditionalGAN
+
+    positive("--batch-size", opts["batch_size"])
+    positive("--epochs", opts["epochs"])
+    positive("--checkpoint-every", opts["checkpoint_every"])
+    if not 0.0 <= opts["ema_decay"] < 1.0:
+        raise ConfigError(f"--ema-decay must be in [0, 1), got {opts['ema_decay']}.")
+    diff = opts["diff_augment"]
+    params = dict(
+        model=opts["model"],
+        strategy=opts["strategy"],
+        loss=opts["loss"],
+        batch_size=opts["batch_size"],
+        spectral_norm=opts["spectral_norm"],
+        diff_augment=None if diff.strip().lower() in ("", "none") else diff,
+        ema_decay=opts["ema_decay"] or None,
+        device=opts["device"],
+        random_state=opts["seed"],
+        progress=opts["progress"],
+        checkpoint_dir=str(checkpoint_dir),
+        checkpoint_every=opts["checkpoint_every"],
+    )
+    if opts["epochs"] is not None:
+        params["epochs"] = opts["epochs"]
+    return ConditionalGAN(**params)
+
+
+def _gan_fingerprint(data: str, opts: dict[str, Any]) -> dict[str, Any]:
+    keys = ("model", "strategy", "loss", "epochs", "batch_size", "spectral_norm", "diff_augment",
+            "ema_decay", "seed", "image_size")
+    return {"data": data, **{k: opts.get(k) for k in keys}}
+
+
+def _fit_with_checkpoints(gan, train, data: str, opts: dict[str, Any], ckpt: Path):
+    """Fit with resumable checkpoints; SIGTERM is treated like Ctrl-C."""
+    from ..data.io import atomic_write_text
+
+    fingerprint = _gan_fingerprint(data, opts)
+    stamp = ckpt / "run.json"
+    if opts["resume"]:
+        if not stamp.is_file():
+            raise ConfigError(
+                f"--resume: no checkpoint found at {ckpt}. Run the same command without --resume to start."
+            )
+        saved = json.loads(stamp.read_text())
+        changed = {k: (saved.get(k), v) for k, v in fingerprint.items() if saved.get(k) != v}
+        if changed:
+            detail = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
+            raise ConfigError(
+                f"--resume: the options differ from the interrupted run ({detail}). "
+                "Use the same options, or drop --resume to start over."
+            )
+    else:
+        if ckpt.exists():
+            shutil.rmtree(ckpt)
+        ckpt.mkdir(parents=True)
+        atomic_write_text(stamp, json.dumps(fingerprint, indent=2))
+
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def _on_sigterm(signum, frame):  # pragma: no cover - exercised by a subprocess test
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        gan.fit(train.images, train.labels, resume=opts["resume"])
+    except KeyboardInterrupt:
+        click.echo(
+            f"\nInterrupted. A checkpoint is saved in {ckpt}; run the same command with --resume "
+            "to continue.",
+            err=True,
+        )
+        raise SystemExit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return gan
+
+
+def _synthetic_labels(counts: dict[int, int]) -> np.ndarray:
+    return np.concatenate(
+        [np.full(n, int(k), dtype=np.int64) for k, n in counts.items() if n > 0] or [np.zeros(0, np.int64)]
+    )
+
+
+def _write_synthetic(directory: Path, dataset) -> None:
+    """synthetic/<class_name>/*.png and synthetic/manifest.csv."""
+    from ..data import write_png_folder
+
+    write_png_folder(dataset, directory / "synthetic")
+
+
+def _write_samples_png(directory: Path, images, labels, n_classes: int) -> None:
+    from ..data.grid import grid_png_bytes
+    from ..data.io import atomic_write_bytes
+
+    atomic_write_bytes(directory / "samples.png", grid_png_bytes(images, labels, n_classes))
+
+
+def _write_model(directory: Path, gan) -> None:
+    from ..data.io import atomic_write_text
+
+    gan.save(directory / MODEL_DIR_NAME)
+    atomic_write_text(directory / "history.csv", gan.history_.to_csv(index=False))
+
+
+def _counts_table(before: dict[str, int], after: dict[str, int]) -> str:
+    width = max(len(n) for n in before) + 2
+    lines = [f"{'class':<{width}}{'real':>8}{'synthetic':>11}{'total':>8}"]
+    for name in before:
+        lines.append(f"{name:<{width}}{before[name]:>8}{after[name] - before[name]:>11}{after[name]:>8}")
+    return "\n".join(lines)
+
+
+def _resolve_counts(labels, ratio, balance, n_per_class) -> dict[int, int]:
+    from ..over_sampling import n_synthetic_per_class
+
+    if ratio is None and not balance and n_per_class is None:
+        ratio = 1.0
+    return n_synthetic_per_class(labels, ratio=ratio, balance=balance, n_per_class=n_per_class)
+
+
+# ----------------------------------------------------------------------- commands
+@click.command()
+@click.argument("data")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
+@data_options
+@gan_options
+def train(data: str, out: Path, overwrite: bool, **opts: Any) -> None:
+    """Train a conditional GAN on DATA and save it in OUT.
+
+    DATA is an .npz file, a folder with one sub-folder per class, a CSV manifest
+    (path,label) or a built-in name such as builtin:digits. With MedMNIST-style splits
+    only the train split is used. OUT receives model/, history.csv, samples.png and
+    config.json.
+    """
+    dataset, train_set, _ = _load(data, opts["image_size"], opts["skip_bad_images"], opts["allow_outside_root"])
+    ckpt = _checkpoint_dir(out)
+    with staged_output(out, overwrite) as tmp:
+        gan = _fit_with_checkpoints(_build_gan(opts, ckpt), train_set, data, opts, ckpt)
+        preview = np.repeat(np.arange(len(gan.classes_)), 10)
+        _write_model(tmp, gan)
+        _write_samples_png(tmp, gan.sample(gan.classes_[preview], random_state=opts["seed"]),
+                           preview, len(gan.classes_))
+        write_config_json(tmp, {"data": data, **opts, "class_names": list(train_set.class_names)}, "train")
+    shutil.rmtree(ckpt, ignore_errors=True)
+    click.echo(
+        f"Trained {opts['model']} ({opts['strategy']}) on {len(train_set)} images in "
+        f"{gan.train_seconds_:.1f} s ({gan.images_per_second_:.0f} images/s).\n"
+        f"Model: {out / MODEL_DIR_NAME}   samples: {out / 'samples.png'}"
+    )
+
+
+def _find_model_dir(model_dir: Path) -> Path:
+    """MODEL_DIR may be the output of train/augment (holding model/) or the model folder itself."""
+    model_dir = Path(model_dir)
+    for candidate in (model_dir / MODEL_DIR_NAME, model_dir):
+        config = candidate / "config.json"
+        if config.is_file():
+            try:
+                is_cli_config = "command" in json.loads(config.read_text())
+            except (OSError, ValueError):
+                is_cli_config = False
+            if not is_cli_config:
+                return candidate
+    raise ModelFileError(
+        f"MODEL_DIR {model_dir}: no trained model found (expected {model_dir}/model/ from "
+        "'synthaug train' or 'synthaug augment')."
+    )
+
+
+@click.command()
+@click.argument("model_dir", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option("--n-per-class", type=int, required=True, help="Samples to generate per class.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
+def generate(model_dir: Path, out: Path, n_per_class: int, seed: int, device: str, overwrite: bool) -> None:
+    """Generate N labelled samples per class from a trained model in MODEL_DIR.
+
+    OUT receives synthetic.npz, synthetic/<class>/*.png with synthetic/manifest.csv,
+    samples.png and config.json.
+    """
+    from ..data import ImageDataset, write_npz
+    from ..generators import ConditionalGAN
+
+    positive("--n-per-class", n_per_class)
+    gan = ConditionalGAN.load(_find_model_dir(model_dir), device=device)
+    class_names = _class_names_of(gan, model_dir)
+    labels = np.repeat(np.arange(len(gan.classes_)), n_per_class)
+    with staged_output(out, overwrite) as tmp:
+        images = gan.sample(gan.classes_[labels], random_state=seed)
+        syn = ImageDataset(images, labels, class_names, is_synthetic=np.ones(len(labels), bool),
+                           name="synthetic")
+        write_npz(syn, tmp / "synthetic.npz")
+        _write_synthetic(tmp, syn)
+        _write_samples_png(tmp, images, labels, len(class_names))
+        write_config_json(tmp, {"model_dir": model_dir, "n_per_class": n_per_class, "seed": seed,
+                                "device": device}, "generate")
+    click.echo(f"Generated {len(labels)} images ({n_per_class} per class) into {out}.")
+
+
+def _class_names_of(gan, model_dir: Path) -> list[str]:
+    """Class names recorded by train/augment beside the model, else the label values."""
+    for candidate in (Path(model_dir) / "config.json", Path(model_dir).parent / "config.json"):
+        if candidate.is_file():
+            try:
+                names = json.loads(candidate.read_text()).get("options", {}).get("class_names")
+            except (OSError, ValueError):
+                names = None
+            if names and len(names) == len(gan.classes_):
+                return [str(n) for n in names]
+    return [str(c) for c in gan.classes_]
+
+
+@click.command()
+@click.argument("data")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
+@count_options
+@data_options
+@gan_options
+def augment(data: str, out: Path, overwrite: bool, ratio, balance, n_per_class, **opts: Any) -> None:
+    """Train a conditional GAN on DATA and write a mixed real + synthetic dataset to OUT.
+
+    OUT receives augmented.npz (images, labels, class_names, is_synthetic; the input's
+    val/test splits are copied unchanged as val_*/test_*), synthetic/<class>/*.png with
+    synthetic/manifest.csv, samples.png, history.csv, model/ and config.json.
+    """
+    from ..data import ImageDataset, write_npz
+
+    positive("--ratio", ratio)
+    positive("--n-per-class", n_per_class)
+    dataset, train_set, skipped = _load(
+        data, opts["image_size"], opts["skip_bad_images"], opts["allow_outside_root"]
+    )
+    counts = _resolve_counts(train_set.labels, ratio, balance, n_per_class)
+    ckpt = _checkpoint_dir(out)
+    with staged_output(out, overwrite) as tmp:
+        gan = _fit_with_checkpoints(_build_gan(opts, ckpt), train_set, data, opts, ckpt)
+        syn_labels = _synthetic_labels(counts)
+        syn_images = gan.sample(syn_labels, random_state=opts["seed"])
+        mixed = train_set.with_synthetic(syn_images, syn_labels)
+        extra = {}
+        for split in ("val", "test"):
+            if split in dataset.splits:
+                part = dataset.get_split(split)
+                extra[f"{split}_images"] = part.images_uint8()
+                extra[f"{split}_labels"] = part.labels
+        write_npz(mixed, tmp / "augmented.npz", extra=extra)
+        synthetic = ImageDataset(syn_images, syn_labels, train_set.class_names,
+                                 is_synthetic=np.ones(len(syn_labels), bool), name="synthetic")
+        _write_synthetic(tmp, synthetic)
+        _write_samples_png(tmp, syn_images, syn_labels, train_set.n_classes)
+        _write_model(tmp, gan)
+        write_config_json(
+            tmp,
+            {"data": data, "ratio": ratio, "balance": balance, "n_per_class": n_per_class,
+             "synthetic_per_class": {train_set.class_names[k]: v for k, v in counts.items()},
+             "skipped_files": skipped, **opts, "class_names": list(train_set.class_names)},
+            "augment",
+        )
+    shutil.rmtree(ckpt, ignore_errors=True)
+    click.echo(_counts_table(train_set.class_counts(), mixed.class_counts()))
+    click.echo(
+        f"\nTrained in {gan.train_seconds_:.1f} s ({gan.images_per_second_:.0f} images/s). "
+        f"Wrote {len(syn_labels)} synthetic images.\n"
+        f"Results in {out}: augmented.npz, synthetic/ (PNG + manifest.csv), samples.png, "
+        "history.csv, model/, config.json"
+    )
+
+
+@click.command()
+def datasets() -> None:
+    """List the built-in datasets and the input formats DATA can be."""
+    from ..data import list_builtin_datasets
+
+    click.echo("Built-in datasets:")
+    for name, description in list_builtin_datasets().items():
+        click.echo(f"  {name:<18} {description}")
+    click.echo(
+        "\nDATA can also be:\n"
+        "  FILE.npz           MedMNIST layout (train_/val_/test_images, *_labels) or images/labels\n"
+        "  FOLDER/            one sub-folder per class of PNG/JPEG/BMP/TIFF images\n"
+        "  FILE.csv           a manifest with path,label columns (paths relative to the CSV)"
+    )
+
+
+COMMANDS = [train, generate, augment, datasets]

@@ -1,0 +1,261 @@
+"""Statistics over repeated runs (seeds): means with Student-t intervals, paired differences.
+
+Every number synthaug reports about "did augmentation help" is a mean over a handful of
+seeds, so it comes with a t-interval; a comparison between two arms is a paired t-test
+over seeds that share their data split and classifier seed.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _st
+
+from ..exceptions import ConfigError, InvalidDataError
+
+__all__ = ["summarize", "paired_difference", "summarize_frame"]
+
+_NAN_POLICIES = ("propagate", "omit", "raise")
+
+
+def _check_confidence(confidence: float) -> float:
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float, np.floating)) or not (
+        0.0 < float(confidence) < 1.0
+    ):
+        raise ConfigError(
+            f"confidence must be a float strictly between 0 and 1 (e.g. 0.95), got {confidence!r}."
+        )
+    return float(confidence)
+
+
+def _check_nan_policy(nan_policy: str) -> str:
+    if nan_policy not in _NAN_POLICIES:
+        raise ConfigError(f"nan_policy must be one of {_NAN_POLICIES}, got {nan_policy!r}.")
+    return nan_policy
+
+
+def _as_vector(values: object, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidDataError(f"{name} must hold numbers (one per seed); got {values!r}.") from exc
+    if arr.ndim != 1:
+        raise InvalidDataError(f"{name} has shape {arr.shape}; expected a 1-D sequence, one value per seed.")
+    if arr.size == 0:
+        raise InvalidDataError(f"{name} is empty; pass at least one value (one per seed).")
+    if np.any(np.isinf(arr)):
+        raise InvalidDataError(f"{name} holds infinite values; check the metric that produced them.")
+    return arr
+
+
+def _t_interval(mean: float, std: float, n: int, confidence: float) -> tuple[float, float]:
+    """Two-sided Student-t interval for a mean; NaN when n < 2."""
+    if n < 2:
+        return float("nan"), float("nan")
+    half = _st.t.ppf(0.5 + confidence / 2.0, df=n - 1) * std / np.sqrt(n)
+    return float(mean - half), float(mean + half)
+
+
+def summarize(values, confidence: float = 0.95, *, nan_policy: str = "propagate") -> dict[str, float]:
+    """Mean, sample standard deviation and Student-t confidence interval over seeds.
+
+    Parameters
+    ----------
+    values : array-like of float
+        One value per seed (e.g. test accuracy of each run).
+    confidence : float, default 0.95
+        Coverage of the two-sided interval.
+    nan_policy : {"propagate", "omit", "raise"}, default "propagate"
+        What a NaN value (an undefined metric for one seed) does: make every output
+        NaN, be dropped (``n`` then counts the remaining values), or raise.
+
+    Returns
+    -------
+    dict
+        ``mean``; ``std`` (ddof=1); ``ci_low``, ``ci_high``: mean -/+
+        t_{(1+confidence)/2, n-1} * std / sqrt(n); ``n``. With one value ``std`` and the
+        interval are NaN (a single seed says nothing about spread), not an error.
+
+    Shape
+    -----
+    values : ``(n_seeds,)``.
+
+    Examples
+    --------
+    >>> s = summarize([0.80, 0.82, 0.84])
+    >>> round(s["mean"], 2), round(s["std"], 2), s["n"]
+    (0.82, 0.02, 3)
+    >>> round(s["ci_low"], 4), round(s["ci_high"], 4)
+    (0.7703, 0.8697)
+    """
+    confidence = _check_confidence(confidence)
+    nan_policy = _check_nan_policy(nan_policy)
+    arr = _as_vector(values, "values")
+    if np.any(np.isnan(arr)):
+        if nan_policy == "raise":
+            raise InvalidDataError(
+                f"values holds {int(np.isnan(arr).sum())} NaN of {arr.size}; drop them or pass "
+                "nan_policy='omit'."
+            )
+        if nan_policy == "propagate":
+            nan = float("nan")
+            return {"mean": nan, "std": nan, "ci_low": nan, "ci_high": nan, "n": int(arr.size)}
+        arr = arr[~np.isnan(arr)]
+    n = int(arr.size)
+    if n == 0:
+        nan = float("nan")
+        return {"mean": nan, "std": nan, "ci_low": nan, "ci_high": nan, "n": 0}
+    mean = float(arr.mean())
+    std = float(arr.std(ddof=1)) if n > 1 else float("nan")
+    low, high = _t_interval(mean, std, n, confidence)
+    return {"mean": mean, "std": std, "ci_low": low, "ci_high": high, "n": n}
+
+
+def paired_difference(
+    treatment, control, confidence: float = 0.95, *, nan_policy: str = "propagate"
+) -> dict[str, float]:
+    """Paired comparison of two arms over seeds: mean difference, t-interval, t-test.
+
+    Pair ``treatment[i]`` with ``control[i]`` only when they share everything but the
+    treatment (same data split, same classifier seed): pairing removes the seed-to-seed
+    variance that both arms share, which is why it is far more sensitive than comparing
+    two independent means.
+
+    Parameters
+    ----------
+    treatment, control : array-like of float
+        One value per seed, in the same seed order.
+    confidence : float, default 0.95
+        Coverage of the two-sided interval on the mean difference.
+    nan_policy : {"propagate", "omit", "raise"}, default "propagate"
+        What a pair holding NaN does: make every output NaN, be dropped, or raise.
+
+    Returns
+    -------
+    dict
+        ``mean_diff``: mean of ``treatment - control``; ``ci_low``, ``ci_high``: its
+        Student-t interval (NaN when n < 2; zero width when every difference is the
+        same); ``p_value``: two-sided paired t-test (NaN when n < 2 or when all
+        differences are identical, where the t statistic is undefined); ``n``: number of
+        pairs; ``significant``: True when the interval excludes 0 (so identical non-zero
+        differences count as significant, which with few seeds deserves a look).
+
+    Shape
+    -----
+    treatment, control : ``(n_seeds,)``.
+
+    Examples
+    --------
+    >>> d = paired_difference([0.82, 0.85, 0.81], [0.80, 0.82, 0.80])
+    >>> round(d["mean_diff"], 4), d["n"], d["significant"]
+    (0.02, 3, True)
+    """
+    confidence = _check_confidence(confidence)
+    nan_policy = _check_nan_policy(nan_policy)
+    t = _as_vector(treatment, "treatment")
+    c = _as_vector(control, "control")
+    if t.shape != c.shape:
+        raise InvalidDataError(
+            f"treatment has {t.size} values but control has {c.size}; pass one value per "
+            "seed for both arms, in the same seed order."
+        )
+    diff = t - c
+    nan = float("nan")
+    if np.any(np.isnan(diff)):
+        if nan_policy == "raise":
+            raise InvalidDataError(
+                f"{int(np.isnan(diff).sum())} of {diff.size} pairs hold NaN; drop them or pass "
+                "nan_policy='omit'."
+            )
+        if nan_policy == "propagate":
+            return {"mean_diff": nan, "ci_low": nan, "ci_high": nan, "p_value": nan,
+                    "n": int(diff.size), "significant": False}
+        diff = diff[~np.isnan(diff)]
+    n = int(diff.size)
+    if n == 0:
+        return {"mean_diff": nan, "ci_low": nan, "ci_high": nan, "p_value": nan, "n": 0,
+                "significant": False}
+    mean = float(diff.mean())
+    if n < 2:
+        return {"mean_diff": mean, "ci_low": nan, "ci_high": nan, "p_value": nan, "n": n,
+                "significant": False}
+    # Exact equality, not a tolerance: differences of float scores that are "equal" up to
+    # rounding still have a tiny spread, and then the t-test is (legitimately) defined.
+    if np.all(diff == diff[0]):
+        return {"mean_diff": mean, "ci_low": mean, "ci_high": mean, "p_value": nan, "n": n,
+                "significant": bool(mean != 0.0)}
+    std = float(diff.std(ddof=1))
+    low, high = _t_interval(mean, std, n, confidence)
+    t_stat = mean / (std / np.sqrt(n))
+    p_value = float(2.0 * _st.t.sf(abs(t_stat), df=n - 1))
+    return {"mean_diff": mean, "ci_low": low, "ci_high": high, "p_value": p_value, "n": n,
+            "significant": bool(low > 0.0 or high < 0.0)}
+
+
+def summarize_frame(
+    df: pd.DataFrame,
+    group_cols: str | Sequence[str],
+    value_col: str | Sequence[str],
+    confidence: float = 0.95,
+    *,
+    nan_policy: str = "propagate",
+) -> pd.DataFrame:
+    """:func:`summarize` per group of a tidy results table (one row per seed).
+
+    Parameters
+    ----------
+    df : DataFrame
+        Tidy results, e.g. one row per seed x arm x ratio.
+    group_cols : str or sequence of str
+        Columns that identify a condition (everything but the seed). An empty list
+        summarises the whole frame as one group.
+    value_col : str or sequence of str
+        The metric column(s) to summarise. With several, the result is long: one row
+        per group and metric, with a ``metric`` column.
+    confidence, nan_policy
+        As in :func:`summarize`.
+
+    Returns
+    -------
+    DataFrame
+        The group columns (plus ``metric`` when several value columns are given), then
+        ``mean``, ``std``, ``ci_low``, ``ci_high``, ``n``; groups in sorted order.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"arm": ["real", "real", "gan", "gan"],
+    ...                    "accuracy": [0.80, 0.82, 0.85, 0.87]})
+    >>> summarize_frame(df, "arm", "accuracy")[["arm", "mean", "n"]]
+        arm  mean  n
+    0   gan  0.86  2
+    1  real  0.81  2
+    """
+    confidence = _check_confidence(confidence)
+    nan_policy = _check_nan_policy(nan_policy)
+    if not isinstance(df, pd.DataFrame):
+        raise InvalidDataError(f"df must be a pandas DataFrame, got {type(df).__name__}.")
+    groups = [group_cols] if isinstance(group_cols, str) else list(group_cols)
+    values = [value_col] if isinstance(value_col, str) else list(value_col)
+    if not values:
+        raise InvalidDataError("value_col is empty; name at least one metric column.")
+    missing = [c for c in groups + values if c not in df.columns]
+    if missing:
+        raise InvalidDataError(
+            f"columns {missing} are not in the table; available columns: {list(df.columns)}."
+        )
+    long = len(values) > 1 or not isinstance(value_col, str)
+    rows = []
+    grouped = df.groupby(groups, sort=True, dropna=False) if groups else [((), df)]
+    for key, part in grouped:
+        key = key if isinstance(key, tuple) else (key,)
+        for col in values:
+            row = dict(zip(groups, key))
+            if long:
+                row["metric"] = col
+            row.update(summarize(part[col].to_numpy(dtype=np.float64), confidence,
+                                 nan_policy=nan_policy))
+            rows.append(row)
+    columns = groups + (["metric"] if long else []) + ["mean", "std", "ci_low", "ci_high", "n"]
+    return pd.DataFrame(rows, columns=columns)

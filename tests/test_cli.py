@@ -1,0 +1,209 @@
+"""End-to-end CLI tests for train, generate, augment and datasets (click's CliRunner)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from synthaug.cli import cli
+from synthaug.data import write_npz
+from synthaug.data.toy import make_toy_images
+
+FAST = ["--epochs", "2", "--batch-size", "16", "--no-progress", "--seed", "0"]
+
+
+@pytest.fixture
+def toy_npz(tmp_path: Path) -> Path:
+    ds = make_toy_images([12, 6, 9], n_classes=3, image_size=8, random_state=0)
+    path = tmp_path / "toy.npz"
+    write_npz(ds, path)
+    return path
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_augment_writes_every_output(toy_npz: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = invoke("augment", toy_npz, "--out", out, "--ratio", "2", *FAST)
+    assert result.exit_code == 0, result.output
+    for name in ("augmented.npz", "samples.png", "history.csv", "config.json",
+                 "synthetic/manifest.csv"):
+        assert (out / name).is_file(), name
+    with np.load(out / "augmented.npz", allow_pickle=False) as z:
+        images, labels, syn = z["images"], z["labels"], z["is_synthetic"]
+        assert images.dtype == np.uint8 and images.shape[1:] == (8, 8)
+        assert list(z["class_names"]) == ["class0", "class1", "class2"]
+    # real rows first, then 2x each class's real count of synthetic rows
+    assert syn.tolist() == [False] * 27 + [True] * 54
+    assert np.bincount(labels[syn], minlength=3).tolist() == [24, 12, 18]
+    manifest = pd.read_csv(out / "synthetic" / "manifest.csv")
+    assert list(manifest.columns) == ["path", "label", "class_name"]
+    assert len(manifest) == 54 and all((out / "synthetic" / p).is_file() for p in manifest.path)
+    assert set(manifest.class_name) == {"class0", "class1", "class2"}
+    config = json.loads((out / "config.json").read_text())
+    assert config["command"] == "augment" and config["options"]["seed"] == 0
+    assert "torch" in config["versions"]
+    assert "class0" in result.output and "Results in" in result.output
+    assert not list(tmp_path.glob(".run.*")), "temporary or checkpoint folders left behind"
+
+
+def test_augment_balance_and_n_per_class(toy_npz: Path, tmp_path: Path) -> None:
+    result = invoke("augment", toy_npz, "--out", tmp_path / "b", "--balance", *FAST)
+    assert result.exit_code == 0, result.output
+    with np.load(tmp_path / "b" / "augmented.npz") as z:
+        assert np.bincount(z["labels"]).tolist() == [12, 12, 12]
+    result = invoke("augment", toy_npz, "--out", tmp_path / "n", "--n-per-class", "5", *FAST)
+    assert result.exit_code == 0, result.output
+    with np.load(tmp_path / "n" / "augmented.npz") as z:
+        assert np.bincount(z["labels"][z["is_synthetic"]]).tolist() == [5, 5, 5]
+
+
+def test_augment_is_reproducible_from_seed(toy_npz: Path, tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        assert invoke("augment", toy_npz, "--out", tmp_path / name, *FAST).exit_code == 0
+    with np.load(tmp_path / "a" / "augmented.npz") as a, np.load(tmp_path / "b" / "augmented.npz") as b:
+        np.testing.assert_array_equal(a["images"], b["images"])
+
+
+def test_augment_keeps_val_and_test_splits_real(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    split = {}
+    for name, n in (("train", 20), ("val", 6), ("test", 8)):
+        split[f"{name}_images"] = rng.integers(0, 256, (n, 8, 8), dtype=np.uint8)
+        split[f"{name}_labels"] = (np.arange(n) % 2).reshape(-1, 1).astype(np.uint8)
+    src = tmp_path / "med.npz"
+    np.savez(src, **split)
+    result = invoke("augment", src, "--out", tmp_path / "o", *FAST)
+    assert result.exit_code == 0, result.output
+    with np.load(tmp_path / "o" / "augmented.npz") as z:
+        assert z["images"].shape[0] == 40  # 20 real train + 20 synthetic
+        np.testing.assert_array_equal(z["test_images"], split["test_images"])
+        np.testing.assert_array_equal(z["val_labels"], split["val_labels"][:, 0])
+
+
+def test_train_then_generate(toy_npz: Path, tmp_path: Path) -> None:
+    result = invoke("train", toy_npz, "--out", tmp_path / "gan", "--model", "vanilla",
+                    "--strategy", "per-class", "--loss", "bce", *FAST)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "gan" / "model").is_dir() and (tmp_path / "gan" / "samples.png").is_file()
+    result = invoke("generate", tmp_path / "gan", "--n-per-class", "4", "--out", tmp_path / "gen")
+    assert result.exit_code == 0, result.output
+    with np.load(tmp_path / "gen" / "synthetic.npz") as z:
+        assert np.bincount(z["labels"]).tolist() == [4, 4, 4]
+        assert z["is_synthetic"].all()
+        assert list(z["class_names"]) == ["class0", "class1", "class2"]
+    assert len(pd.read_csv(tmp_path / "gen" / "synthetic" / "manifest.csv")) == 12
+
+
+def test_datasets_lists_builtin_digits() -> None:
+    result = invoke("datasets")
+    assert result.exit_code == 0
+    assert "builtin:digits" in result.output
+
+
+def _fails(args, match: str) -> str:
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert result.exit_code != 0, result.output
+    assert "Traceback" not in result.output
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
+    assert match in result.output, result.output
+    return result.output
+
+
+def test_clear_errors(tmp_path: Path, toy_npz: Path) -> None:
+    _fails(["augment", tmp_path / "missing.npz", "--out", tmp_path / "o"], "missing.npz")
+    (tmp_path / "empty").mkdir()
+    _fails(["augment", tmp_path / "empty", "--out", tmp_path / "o"], "empty")
+    _fails(["augment", toy_npz, "--out", tmp_path / "o", "--model", "stylegan"], "stylegan")
+    _fails(["augment", toy_npz, "--out", tmp_path / "o", "--ratio", "-1"], "--ratio")
+    _fails(["augment", toy_npz, "--out", tmp_path / "o", "--ratio", "1", "--balance"], "--balance")
+    one_class = tmp_path / "one.npz"
+    np.savez(one_class, images=np.zeros((5, 8, 8), np.uint8), labels=np.zeros(5, np.int64))
+    _fails(["augment", one_class, "--out", tmp_path / "o"], "2 classes")
+    _fails(["generate", tmp_path, "--n-per-class", "3", "--out", tmp_path / "g"], "no trained model")
+    assert not (tmp_path / "o").exists()
+
+
+def test_unreadable_image_is_named(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for cls in ("a", "b"):
+        (tmp_path / "imgs" / cls).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(tmp_path / "imgs" / cls / f"{i}.png")
+    (tmp_path / "imgs" / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    _fails(["augment", tmp_path / "imgs", "--out", tmp_path / "o"], "broken.png")
+    result = invoke("augment", tmp_path / "imgs", "--out", tmp_path / "o", "--skip-bad-images", *FAST)
+    assert result.exit_code == 0, result.output
+    assert "broken.png" in result.output
+
+
+def test_never_overwrites_without_flag(toy_npz: Path, tmp_path: Path) -> None:
+    out = tmp_path / "keep"
+    out.mkdir()
+    (out / "precious.txt").write_text("mine")
+    _fails(["augment", toy_npz, "--out", out, *FAST], "--overwrite")
+    assert (out / "precious.txt").read_text() == "mine"
+    target = tmp_path / "a_file"
+    target.write_text("x")
+    _fails(["augment", toy_npz, "--out", target, *FAST], "is a file")
+    assert target.read_text() == "x"
+    result = invoke("augment", toy_npz, "--out", out, "--overwrite", *FAST)
+    assert result.exit_code == 0, result.output
+    assert not (out / "precious.txt").exists() and (out / "augmented.npz").is_file()
+
+
+def _run_cli(args, **kwargs):
+    return subprocess.Popen(
+        [sys.executable, "-m", "synthaug", *map(str, args)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs,
+    )
+
+
+def test_interrupted_run_resumes_to_the_same_result(toy_npz: Path, tmp_path: Path) -> None:
+    """A real CLI process stopped by SIGINT mid-training resumes to an identical result."""
+    args = ["augment", toy_npz, "--epochs", "40", "--batch-size", "16", "--no-progress",
+            "--seed", "3", "--checkpoint-every", "1", "--model", "vanilla"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    ref = subprocess.run([sys.executable, "-m", "synthaug", *map(str, args), "--out", str(tmp_path / "ref")],
+                         capture_output=True, text=True, env=env)
+    assert ref.returncode == 0, ref.stderr
+
+    out = tmp_path / "run"
+    ckpt = tmp_path / ".run.checkpoint"
+    proc = _run_cli([*args, "--out", out], env=env)
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.is_dir() and any(p.name != "run.json" for p in ckpt.iterdir()):
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "training finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    assert not out.exists(), "an incomplete output folder was left behind"
+
+    resumed = subprocess.run([sys.executable, "-m", "synthaug", *map(str, args), "--out", str(out), "--resume"],
+                             capture_output=True, text=True, env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    with np.load(tmp_path / "ref" / "augmented.npz") as a, np.load(out / "augmented.npz") as b:
+        np.testing.assert_array_equal(a["images"], b["images"])
+    assert pd.read_csv(tmp_path / "ref" / "history.csv").shape == pd.read_csv(out / "history.csv").shape
+    assert not ckpt.exists()
+
+
+def test_resume_without_checkpoint_is_refused(toy_npz: Path, tmp_path: Path) -> None:
+    _fails(["augment", toy_npz, "--out", tmp_path / "o", "--resume", *FAST], "no checkpoint")
