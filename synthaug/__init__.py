@@ -1,4 +1,56 @@
 """synthaug: make small labelled image datasets bigger with class-conditional GANs,
-and measure honestly whether that helped."""
+and measure honestly whether that helped.
+
+The public API is re-exported here and imported on first use, so ``import synthaug``
+stays cheap (torch loads only when a model is touched).
+
+Examples
+--------
+>>> from synthaug import load_dataset
+>>> load_dataset("builtin:digits").image_shape
+(1, 8, 8)
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "ImageDataset": "synthaug.data",
+    "load_dataset": "synthaug.data",
+    "write_npz": "synthaug.data",
+    "write_png_folder": "synthaug.data",
+    "images_from_uint8": "synthaug.data",
+    "images_to_uint8": "synthaug.data",
+    "ConditionalGAN": "synthaug.generators",
+    "GANOverSampler": "synthaug.over_sampling",
+    "CNNClassifier": "synthaug.classifiers",
+    "make_classifier": "synthaug.classifiers",
+    "FGSM": "synthaug.attacks",
+    "PGD": "synthaug.attacks",
+    "corrupt": "synthaug.attacks",
+    "evaluate_robustness": "synthaug.attacks",
+    "ExperimentConfig": "synthaug.experiment",
+    "run_experiment": "synthaug.experiment",
+    "Report": "synthaug.experiment",
+    "SynthaugError": "synthaug.exceptions",
+    "InvalidDataError": "synthaug.exceptions",
+    "ConfigError": "synthaug.exceptions",
+    "ModelFileError": "synthaug.exceptions",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'synthaug' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -17,6 +17,7 @@ between runs with the same sample sizes and the same feature extractor.
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -70,20 +71,42 @@ def _sq_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.maximum(d, 0.0)
 
 
-def _kth_nn_radius(x: np.ndarray, k: int) -> np.ndarray:
-    """Distance from each row of ``x`` to its k-th nearest *other* row. Shape (N,).
+def _sq_norms(x: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", x, x)  # (N,)
+
+
+def _exact_sq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise ``||a_i - b_i||^2`` from the differences. Shape (N,).
+
+    Unlike the expanded formula this is exactly symmetric and exactly 0 for equal rows,
+    so two ties computed from either side compare equal.
+    """
+    diff = a - b  # (N, D)
+    return np.einsum("ij,ij->i", diff, diff)
+
+
+def _slack(a_norms: np.ndarray, b_norms: np.ndarray, dim: int) -> np.ndarray:
+    """A generous bound on the rounding error of the expanded formula. Shape (Na, Nb)."""
+    return 4.0 * (dim + 2) * np.finfo(np.float64).eps * (a_norms[:, None] + b_norms[None, :])
+
+
+def _kth_nn_sq_radius(x: np.ndarray, k: int) -> np.ndarray:
+    """Squared distance from each row of ``x`` to its k-th nearest *other* row. Shape (N,).
 
     Each row is at distance 0 from itself, so the k-th neighbour is the (k+1)-th
-    smallest entry of its distance row (index k once sorted), as in the paper.
+    smallest entry of its distance row (index k once sorted), as in the paper. The
+    neighbour is found with the fast expanded formula and its distance then recomputed
+    exactly.
     """
     out = np.empty(x.shape[0])
     for start in range(0, x.shape[0], _BLOCK):
         block = x[start:start + _BLOCK]
+        rows = np.arange(start, start + block.shape[0])
         d = _sq_distances(block, x)  # (B, N)
-        # Make self-distance exactly 0 whatever the rounding, so it is the smallest entry.
-        d[np.arange(block.shape[0]), np.arange(start, start + block.shape[0])] = 0.0
-        out[start:start + block.shape[0]] = np.partition(d, k, axis=1)[:, k]
-    return np.sqrt(out)
+        d[np.arange(block.shape[0]), rows] = 0.0  # self first, whatever the rounding
+        nbr = np.argpartition(d, k, axis=1)[:, k]  # (B,)
+        out[rows] = _exact_sq(block, x[nbr])
+    return out
 
 
 def frechet_distance(features_a, features_b) -> float:
@@ -108,8 +131,10 @@ def frechet_distance(features_a, features_b) -> float:
     -----
     The matrix square root comes from ``scipy.linalg.sqrtm``. When the product of the
     covariances is singular (fewer samples than features, constant features) and the
-    root is not finite, ``eps * I`` is added to both covariances and the root retried,
-    as in the reference FID code; a tiny imaginary part from rounding is dropped.
+    root is not finite (or scipy warns that it is inaccurate), ``eps * I`` (eps=1e-6)
+    is added to both covariances and the distance computed from those, as in the
+    reference FID code (which offsets only inside the root; offsetting throughout keeps
+    identical sets at 0). A tiny imaginary part from rounding is dropped.
 
     Shape
     -----
@@ -132,16 +157,29 @@ def frechet_distance(features_a, features_b) -> float:
     return _frechet_from_moments(mu_a, cov_a, mu_b, cov_b)
 
 
+def _sqrtm(m: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``scipy.linalg.sqrtm`` plus whether it warned (singular input) or gave non-finite values."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", scipy.linalg.LinAlgWarning)
+        root = scipy.linalg.sqrtm(m)
+    warned = any(issubclass(w.category, scipy.linalg.LinAlgWarning) for w in caught)
+    return root, warned or not np.all(np.isfinite(root))
+
+
 def _frechet_from_moments(mu_a, cov_a, mu_b, cov_b, eps: float = 1e-6) -> float:
     diff = mu_a - mu_b
-    covmean = scipy.linalg.sqrtm(cov_a @ cov_b)
-    if not np.all(np.isfinite(covmean)):
+    covmean, trouble = _sqrtm(cov_a @ cov_b)
+    if trouble:
         logger.warning(
-            "frechet_distance: covariance product is singular; adding %g to the diagonals "
-            "(usually fewer samples than feature dimensions).", eps,
+            "frechet_distance: the covariance product is singular or ill-conditioned; adding "
+            "%g to the diagonals (usual cause: fewer samples than feature dimensions, or "
+            "constant features).", eps,
         )
+        # Offset the covariances everywhere, not only inside the root (as the reference
+        # FID code does): then identical sets still give 0 and shifts give ||shift||^2.
         offset = np.eye(cov_a.shape[0]) * eps
-        covmean = scipy.linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
+        cov_a, cov_b = cov_a + offset, cov_b + offset
+        covmean, _ = _sqrtm(cov_a @ cov_b)
     if np.iscomplexobj(covmean):
         # Rounding puts small imaginary parts on an (in exact arithmetic) real root.
         imag = np.max(np.abs(covmean.imag)) if covmean.size else 0.0
@@ -158,7 +196,7 @@ def prdc(real_features, fake_features, k: int = 5) -> dict[str, float]:
     From Naeem et al. 2020, "Reliable Fidelity and Diversity Metrics for Generative
     Models" (ICML). Let ``r_i`` be the distance from real sample ``X_i`` to its k-th
     nearest other real sample, ``s_j`` the same for fake sample ``Y_j`` among the fakes,
-    and ``B(x, r)`` the closed ball of radius ``r`` around ``x``. With N real and M fake:
+    and ``B(x, r)`` the open ball ``{y : ||y - x|| < r}``. With N real and M fake:
 
     - precision = (1/M) sum_j 1[Y_j in some B(X_i, r_i)]: fakes that look real;
     - recall = (1/N) sum_i 1[X_i in some B(Y_j, s_j)]: reals the fakes reach;
@@ -181,10 +219,12 @@ def prdc(real_features, fake_features, k: int = 5) -> dict[str, float]:
 
     Notes
     -----
-    Balls are closed (distance <= radius); the authors' reference code uses a strict
-    ``<``. The two differ only on exact ties, e.g. duplicated samples, where a closed
-    ball is the sensible choice (an exact copy of a real point lies on its manifold).
-    Memory is bounded by blocks of 1024 fake rows against all real rows.
+    Balls are open (distance < radius), as in the authors' reference code, so a sample's
+    k-th neighbour lies on its ball's boundary, outside; a set compared with itself then
+    has density exactly 1. Distances within rounding error of a radius are recomputed
+    exactly, so such ties are decided exactly rather than by floating-point noise. A real
+    sample with k or more exact duplicates has radius 0 and its ball holds nothing.
+    Memory is bounded by blocks of 1024 rows against the whole other set.
 
     Shape
     -----
@@ -196,6 +236,8 @@ def prdc(real_features, fake_features, k: int = 5) -> dict[str, float]:
     >>> real = rng.normal(size=(50, 2))
     >>> prdc(real, real, k=3)
     {'precision': 1.0, 'recall': 1.0, 'density': 1.0, 'coverage': 1.0}
+    >>> prdc(real, real[:25], k=3)["coverage"] < 1.0  # half the reals are left out
+    True
     >>> prdc(real, real + 100.0, k=3)
     {'precision': 0.0, 'recall': 0.0, 'density': 0.0, 'coverage': 0.0}
     """
@@ -204,9 +246,13 @@ def prdc(real_features, fake_features, k: int = 5) -> dict[str, float]:
     fake = _check_features(fake_features, "fake_features", min_rows=k + 1)
     _check_same_dim(real, fake, "real_features", "fake_features")
 
-    # Compare squared distances with squared radii: no square root, no extra rounding.
-    real_r2 = _kth_nn_radius(real, k) ** 2  # (N,)
-    fake_r2 = _kth_nn_radius(fake, k) ** 2  # (M,)
+    # Centring on the real mean keeps the norms in the expanded distance formula small,
+    # which keeps its rounding error small; distances are unchanged.
+    centre = real.mean(axis=0)
+    real, fake = real - centre, fake - centre
+    real_r2 = _kth_nn_sq_radius(real, k)  # (N,)
+    fake_r2 = _kth_nn_sq_radius(fake, k)  # (M,)
+    real_n2, fake_n2 = _sq_norms(real), _sq_norms(fake)
 
     n_real, n_fake = real.shape[0], fake.shape[0]
     in_real_balls = np.zeros(n_fake, dtype=np.int64)  # per fake: how many real balls hold it
@@ -215,10 +261,16 @@ def prdc(real_features, fake_features, k: int = 5) -> dict[str, float]:
     for start in range(0, n_fake, _BLOCK):
         stop = min(start + _BLOCK, n_fake)
         d2 = _sq_distances(fake[start:stop], real)  # (B, N)
-        inside_real = d2 <= real_r2[None, :]  # (B, N): fake j in B(X_i, r_i)
+        # Pairs whose distance is within rounding of either radius are recomputed exactly,
+        # so ties (a sample's k-th neighbour sits on its ball's boundary) are exact ties.
+        slack = _slack(fake_n2[start:stop], real_n2, real.shape[1])  # (B, N)
+        near = (np.abs(d2 - real_r2[None, :]) <= slack) | (np.abs(d2 - fake_r2[start:stop, None]) <= slack)
+        jj, ii = np.nonzero(near)
+        d2[jj, ii] = _exact_sq(fake[start + jj], real[ii])
+        inside_real = d2 < real_r2[None, :]  # (B, N): fake j in B(X_i, r_i)
         in_real_balls[start:stop] = inside_real.sum(axis=1)
         real_covered |= inside_real.any(axis=0)
-        real_reached |= (d2 <= fake_r2[start:stop, None]).any(axis=0)  # X_i in B(Y_j, s_j)
+        real_reached |= (d2 < fake_r2[start:stop, None]).any(axis=0)  # X_i in B(Y_j, s_j)
     return {
         "precision": float(np.mean(in_real_balls > 0)),
         "recall": float(np.mean(real_reached)),

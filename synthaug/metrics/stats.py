@@ -148,9 +148,9 @@ def paired_difference(
 
     Examples
     --------
-    >>> d = paired_difference([0.82, 0.85, 0.81], [0.80, 0.82, 0.80])
-    >>> round(d["mean_diff"], 4), d["n"], d["significant"]
-    (0.02, 3, True)
+    >>> d = paired_difference([0.82, 0.85, 0.81, 0.84], [0.80, 0.83, 0.80, 0.82])
+    >>> round(d["mean_diff"], 4), d["n"], d["significant"], round(d["p_value"], 4)
+    (0.0175, 4, True, 0.006)
     """
     confidence = _check_confidence(confidence)
     nan_policy = _check_nan_policy(nan_policy)

@@ -1,0 +1,32 @@
+"""Evasion attacks in pixel space, common corruptions, and robustness evaluation.
+
+Every attack is a frozen dataclass called as ``attack(model, images, labels)``; see
+:class:`~synthaug.attacks.base.Attack` for the contract they share.
+"""
+
+from .base import Attack
+from .corruptions import CORRUPTIONS, corrupt
+from .evaluate import (
+    ATTACK_NAMES,
+    DEFAULT_EPS_GRID,
+    evaluate_robustness,
+    make_attack,
+    per_class_robust_accuracy,
+    robust_accuracy,
+)
+from .fgsm import FGSM
+from .pgd import PGD
+
+__all__ = [
+    "ATTACK_NAMES",
+    "Attack",
+    "CORRUPTIONS",
+    "DEFAULT_EPS_GRID",
+    "FGSM",
+    "PGD",
+    "corrupt",
+    "evaluate_robustness",
+    "make_attack",
+    "per_class_robust_accuracy",
+    "robust_accuracy",
+]

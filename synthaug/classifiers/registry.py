@@ -1,0 +1,81 @@
+"""Downstream classifiers by name: ``"cnn"``, ``"logreg"`` and ``"random_forest"``.
+
+The scikit-learn models are wrapped in a pipeline that flattens ``(N, C, H, W)`` images
+first, so every classifier here takes the library's image layout directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from ..exceptions import ConfigError
+from .cnn import CNNClassifier
+
+__all__ = ["CLASSIFIER_NAMES", "flatten_images", "make_classifier"]
+
+CLASSIFIER_NAMES = ("cnn", "logreg", "random_forest")
+
+
+def flatten_images(X: Any) -> np.ndarray:
+    """``(N, C, H, W)`` -> ``(N, C*H*W)`` float32 (module-level so pipelines stay picklable)."""
+    arr = np.asarray(X, dtype=np.float32)
+    return arr.reshape(arr.shape[0], -1)
+
+
+def _int_seed(random_state: Any) -> Any:
+    # scikit-learn takes an int or a RandomState, not a numpy Generator.
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**31 - 1))
+    return random_state
+
+
+def make_classifier(name: str, *, random_state=None, **params: Any):
+    """A fresh, unfitted classifier that accepts ``(N, C, H, W)`` images in [0, 1].
+
+    Parameters
+    ----------
+    name : {"cnn", "logreg", "random_forest"}
+        ``"cnn"``: :class:`CNNClassifier`; ``"logreg"``: flatten, standardise,
+        ``LogisticRegression(max_iter=2000)``; ``"random_forest"``: flatten,
+        ``RandomForestClassifier(n_estimators=200)``.
+    random_state : None, int or numpy Generator
+    **params
+        Passed to the underlying model (e.g. ``epochs=5`` for the CNN, ``C=0.1`` for
+        logistic regression) and override the defaults above.
+
+    Returns
+    -------
+    estimator
+        With ``fit``, ``predict`` and ``predict_proba``.
+
+    Examples
+    --------
+    >>> make_classifier("logreg", C=0.5).steps[-1][1].C
+    0.5
+    """
+    if name == "cnn":
+        try:
+            return CNNClassifier(random_state=random_state, **params)
+        except TypeError as exc:
+            raise ConfigError(f"classifier 'cnn': {exc}.") from None
+    if name == "logreg":
+        defaults = {"max_iter": 2000}
+        factory, steps = LogisticRegression, [("scale", StandardScaler())]
+    elif name == "random_forest":
+        defaults = {"n_estimators": 200, "n_jobs": 1}
+        factory, steps = RandomForestClassifier, []
+    else:
+        raise ConfigError(
+            f"unknown classifier {name!r}; choose one of {', '.join(CLASSIFIER_NAMES)}."
+        )
+    try:
+        model = factory(random_state=_int_seed(random_state), **{**defaults, **params})
+    except TypeError as exc:
+        raise ConfigError(f"classifier {name!r}: {exc}.") from None
+    return Pipeline([("flatten", FunctionTransformer(flatten_images)), *steps, ("model", model)])

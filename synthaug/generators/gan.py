@@ -1,0 +1,640 @@
+"""The :class:`ConditionalGAN` estimator."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator
+
+from .._utils import resolve_device, seed_from, torch_generator
+from ..exceptions import (
+    ConfigError,
+    InvalidDataError,
+    ModelFileError,
+    NotFittedError,
+    OutputError,
+    TrainingDivergedError,
+)
+from . import checkpoint as ckpt_io
+from .diffaugment import parse_policy
+from .losses import LOSSES
+from .networks import MIN_SIZE, build_discriminator, build_generator
+from .training import GANPair, TrainConfig, Trainer, derive_seed
+
+__all__ = ["ConditionalGAN", "MODELS", "STRATEGIES"]
+
+logger = logging.getLogger(__name__)
+
+MODELS = ("vanilla", "dcgan")
+STRATEGIES = ("conditional", "per-class")
+FORMAT = "synthaug.ConditionalGAN"
+FORMAT_VERSION = 1
+
+# Independent random streams derived from the fit seed (see training.derive_seed).
+_INIT_STREAM = 1
+_SAMPLE_STREAM = 2
+_SAMPLE_CHUNK = 1024
+
+_HISTORY_COLUMNS = ["epoch", "loss_d", "loss_g", "d_real", "d_fake", "lr_g", "lr_d"]
+
+
+def _check_choice(name: str, value: Any, valid: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in valid:
+        raise ConfigError(f"{name}={value!r} is not supported; valid values: {', '.join(valid)}.")
+    return value
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def _check_float(name: str, value: Any, low: float, high: float, *, low_open: bool, high_open: bool) -> float:
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+    v = float(value) if ok else math.nan
+    ok = ok and math.isfinite(v) and (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ConfigError(f"{name} must be a number in {interval}, got {value!r}.")
+    return v
+
+
+class ConditionalGAN(BaseEstimator):
+    """Class-conditional GAN for small labelled image datasets.
+
+    ``fit(X, y)`` trains a generator; ``sample(y)`` returns one new image per requested
+    label. The default recipe is tuned for small data: a DCGAN-style pair with a
+    projection discriminator (Miyato & Koyama, 2018), hinge loss, spectral normalisation
+    in the discriminator (Miyato et al., 2018), differentiable augmentation (Zhao et al.,
+    2020), an exponential moving average of the generator's weights for sampling, and
+    separate learning rates for the two networks (TTUR; Heusel et al., 2017). Each
+    stabiliser can be switched off for ablations.
+
+    Parameters
+    ----------
+    model : {"dcgan", "vanilla"}, default "dcgan"
+        ``dcgan``: transposed-convolution generator and strided-convolution
+        discriminator (Radford et al., 2016); any size >= 4 x 4 (sizes that are not
+        ``s * 2**k`` with ``4 <= s <= 7`` are generated slightly larger and
+        centre-cropped). ``vanilla``: MLP generator and discriminator (Goodfellow et al.,
+        2014; Mirza & Osindero, 2014), the label concatenated to the input.
+    strategy : {"conditional", "per-class"}, default "conditional"
+        ``conditional``: one pair conditioned on the label. ``per-class``: one
+        unconditional pair per class, trained on that class only (``epochs`` each).
+    loss : {"hinge", "bce"}, default "hinge"
+        ``bce`` uses the non-saturating generator loss.
+    latent_dim : int, default 64
+        Size of the noise vector z.
+    epochs : int, default 150
+        Passes over the training set (per class for ``per-class``).
+    batch_size : int, default 64
+        Real images per step (the last incomplete batch of an epoch is dropped).
+    lr_g, lr_d : float, default 2e-4
+        Adam learning rates of the generator and the discriminator.
+    betas : (float, float), default (0.5, 0.999)
+        Adam betas for both networks.
+    width : int, default 32
+        Network size: channels of the outermost convolutions (``dcgan``; deeper layers
+        double it, up to 8x), or hidden layers of ``8 * width`` and ``16 * width``
+        units (``vanilla``).
+    spectral_norm : bool, default True
+        Spectral normalisation of every discriminator layer.
+    diff_augment : str or None, default "color,translation,cutout"
+        DiffAugment policies, comma-separated; ``None`` or ``""`` disables.
+    ema_decay : float or None, default 0.999
+        Decay of the EMA of the generator's weights used for sampling; None disables.
+    device : str, default "auto"
+        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+    random_state : int, numpy Generator or None
+        Seeds network initialisation, batches, noise and augmentation. Two fits with
+        the same int on CPU give identical weights and samples.
+    progress : bool, default False
+        Show a tqdm progress bar on stderr.
+    checkpoint_dir : str or path or None
+        When set, a resumable checkpoint is written there every ``checkpoint_every``
+        epochs, at the end, on KeyboardInterrupt and on unrecoverable divergence.
+    checkpoint_every : int, default 10
+    max_rollbacks : int, default 3
+        How often a diverged pair is rolled back to its last healthy epoch (with both
+        learning rates halved) before :class:`~synthaug.exceptions.TrainingDivergedError`.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The sorted unique labels seen in ``fit``.
+    image_shape_ : tuple (C, H, W)
+    history_ : pandas.DataFrame
+        One row per epoch: ``epoch, loss_d, loss_g, d_real, d_fake, lr_g, lr_d``
+        (``d_real``/``d_fake``: mean discriminator probability on real / fake images),
+        with a leading ``class`` column for ``per-class``.
+    generators_ : list of torch.nn.Module
+        The sampling networks (EMA copies when enabled): one, or one per class.
+    rollbacks_ : list of dict
+        One entry per divergence rollback (epoch, restored_epoch, reason, new lrs).
+    device_ : torch.device
+    seed_ : int
+        The root seed actually used (drawn when ``random_state`` is None).
+    train_seconds_ : float
+        Seconds spent in training epochs (including before a resume).
+    images_per_second_ : float
+        Real training images processed per second of training.
+
+    Examples
+    --------
+    >>> from synthaug.data.toy import make_toy_images
+    >>> ds = make_toy_images(16, n_classes=2, random_state=0)
+    >>> gan = ConditionalGAN(epochs=2, width=8, random_state=0).fit(ds.images, ds.labels)
+    >>> gan.sample([0, 1, 1], random_state=0).shape
+    (3, 1, 8, 8)
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str = "dcgan",
+        strategy: str = "conditional",
+        loss: str = "hinge",
+        latent_dim: int = 64,
+        epochs: int = 150,
+        batch_size: int = 64,
+        lr_g: float = 2e-4,
+        lr_d: float = 2e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        width: int = 32,
+        spectral_norm: bool = True,
+        diff_augment: str | None = "color,translation,cutout",
+        ema_decay: float | None = 0.999,
+        device: str = "auto",
+        random_state=None,
+        progress: bool = False,
+        checkpoint_dir: str | Path | None = None,
+        checkpoint_every: int = 10,
+        max_rollbacks: int = 3,
+    ):
+        self.model = model
+        self.strategy = strategy
+        self.loss = loss
+        self.latent_dim = latent_dim
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr_g = lr_g
+        self.lr_d = lr_d
+        self.betas = betas
+        self.width = width
+        self.spectral_norm = spectral_norm
+        self.diff_augment = diff_augment
+        self.ema_decay = ema_decay
+        self.device = device
+        self.random_state = random_state
+        self.progress = progress
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.max_rollbacks = max_rollbacks
+
+    # ------------------------------------------------------------------ validation
+    def _check_params(self) -> TrainConfig:
+        _check_choice("model", self.model, MODELS)
+        _check_choice("strategy", self.strategy, STRATEGIES)
+        _check_choice("loss", self.loss, LOSSES)
+        _check_int("latent_dim", self.latent_dim, 1)
+        _check_int("epochs", self.epochs, 1)
+        _check_int("batch_size", self.batch_size, 1)
+        _check_int("width", self.width, 1)
+        _check_int("checkpoint_every", self.checkpoint_every, 1)
+        _check_int("max_rollbacks", self.max_rollbacks, 0)
+        _check_float("lr_g", self.lr_g, 0.0, math.inf, low_open=True, high_open=True)
+        _check_float("lr_d", self.lr_d, 0.0, math.inf, low_open=True, high_open=True)
+        betas = self.betas
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ConfigError(f"betas must be a pair of numbers in [0, 1), got {betas!r}.")
+        for b in betas:
+            _check_float("betas", b, 0.0, 1.0, low_open=False, high_open=True)
+        if self.ema_decay is not None:
+            _check_float("ema_decay", self.ema_decay, 0.0, 1.0, low_open=False, high_open=True)
+        if not isinstance(self.spectral_norm, (bool, np.bool_)):
+            raise ConfigError(f"spectral_norm must be True or False, got {self.spectral_norm!r}.")
+        if self.diff_augment is not None and not isinstance(self.diff_augment, str):
+            raise ConfigError(
+                f"diff_augment must be a comma-separated string or None, got {self.diff_augment!r}."
+            )
+        try:
+            policy = parse_policy(self.diff_augment)
+        except ValueError as exc:
+            raise ConfigError(f"diff_augment={self.diff_augment!r}: {exc}") from None
+        return TrainConfig(
+            loss=self.loss,
+            epochs=int(self.epochs),
+            batch_size=int(self.batch_size),
+            latent_dim=int(self.latent_dim),
+            policy=policy,
+            ema_decay=None if self.ema_decay is None else float(self.ema_decay),
+            max_rollbacks=int(self.max_rollbacks),
+        )
+
+    @staticmethod
+    def _check_data(X, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return ``(X float32 (N, C, H, W), y as class indices, classes)``."""
+        X = np.asarray(X)
+        if X.ndim != 4:
+            hint = " For grayscale (N, H, W) add a channel axis: X[:, None]." if X.ndim == 3 else ""
+            raise InvalidDataError(
+                f"X has shape {X.shape}; ConditionalGAN expects images of shape (N, C, H, W).{hint}"
+            )
+        if X.shape[1] not in (1, 3):
+            raise InvalidDataError(
+                f"X has shape {X.shape}: {X.shape[1]} channels; expected 1 (grayscale) or 3 (RGB) "
+                "in axis 1 (N, C, H, W). Channels-last arrays need X.transpose(0, 3, 1, 2)."
+            )
+        if not np.issubdtype(X.dtype, np.floating):
+            raise InvalidDataError(
+                f"X has dtype {X.dtype}; expected float values in [0, 1]. Convert uint8 images "
+                "with synthaug.data.images_from_uint8 or X / 255."
+            )
+        if X.shape[2] < MIN_SIZE or X.shape[3] < MIN_SIZE:
+            raise InvalidDataError(
+                f"X has images of {X.shape[2]} x {X.shape[3]} pixels; the smallest supported size "
+                f"is {MIN_SIZE} x {MIN_SIZE}."
+            )
+        if X.shape[0] < 2:
+            raise InvalidDataError(f"X has {X.shape[0]} image(s); at least 2 are needed to train a GAN.")
+        if not np.isfinite(X).all():
+            raise InvalidDataError("X contains NaN or inf values; remove or repair those images.")
+        lo, hi = float(X.min()), float(X.max())
+        if lo < 0.0 or hi > 1.0:
+            raise InvalidDataError(
+                f"X values span [{lo:g}, {hi:g}]; expected [0, 1]. Rescale (e.g. X / 255 for "
+                "0..255 data)."
+            )
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1 or y.shape[0] != X.shape[0]:
+            raise InvalidDataError(
+                f"y has shape {y.shape} but X has {X.shape[0]} images; expected one label per image."
+            )
+        classes, y_idx = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise InvalidDataError(
+                f"y has {len(classes)} class ({classes.tolist()}); a conditional GAN needs at least "
+                "2 classes."
+            )
+        return np.ascontiguousarray(X, dtype=np.float32), y_idx.astype(np.int64), classes
+
+    def _fingerprint(self, X: np.ndarray, y_idx: np.ndarray, classes: np.ndarray) -> dict[str, Any]:
+        """What must match between an interrupted fit and its resume."""
+        digest = hashlib.sha256(X.tobytes())
+        digest.update(y_idx.tobytes())
+        keys = ("model", "strategy", "loss", "latent_dim", "batch_size", "lr_g", "lr_d", "width",
+                "spectral_norm", "diff_augment", "ema_decay")
+        return {
+            **{k: _jsonable(getattr(self, k)) for k in keys},
+            "betas": [float(b) for b in self.betas],
+            "classes": [str(c) for c in classes.tolist()],
+            "image_shape": [int(s) for s in X.shape[1:]],
+            "data_sha256": digest.hexdigest(),
+        }
+
+    # ------------------------------------------------------------------ building
+    def _make_generator(self, n_classes: int, image_shape, device, gen) -> torch.nn.Module:
+        width = 2 * self.width if self.model == "vanilla" else self.width
+        return build_generator(self.model, latent_dim=self.latent_dim, n_classes=n_classes,
+                               image_shape=image_shape, width=width, generator=gen, device=device)
+
+    def _build_pairs(self, seed: int, n_classes: int, image_shape, device) -> list[GANPair]:
+        conditional = self.strategy == "conditional"
+        n_pairs = 1 if conditional else n_classes
+        cond_classes = n_classes if conditional else 0
+        width = 2 * self.width if self.model == "vanilla" else self.width
+        pairs = []
+        for i in range(n_pairs):
+            gen = torch_generator(derive_seed(seed, _INIT_STREAM, i))
+            g = self._make_generator(cond_classes, image_shape, device, gen)
+            d = build_discriminator(self.model, n_classes=cond_classes, image_shape=image_shape,
+                                    width=width, spectral_norm=bool(self.spectral_norm),
+                                    generator=gen, device=device)
+            ema = self._make_generator(cond_classes, image_shape, device, gen) if self.ema_decay is not None else None
+            pairs.append(GANPair(g, d, ema, lr_g=float(self.lr_g), lr_d=float(self.lr_d),
+                                 betas=tuple(float(b) for b in self.betas)))
+        return pairs
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y, *, resume: bool = False) -> "ConditionalGAN":
+        """Train on images ``X`` with labels ``y``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (N, C, H, W)
+            Float images in ``[0, 1]``, C = 1 or 3.
+        y : array-like of shape (N,)
+            Labels of any sortable type; at least two classes.
+        resume : bool, default False
+            Continue from the checkpoint in ``checkpoint_dir`` (same data and parameters;
+            ``epochs`` may be raised). The result equals an uninterrupted fit.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ConfigError, InvalidDataError
+            Invalid parameters or data (checked before any training).
+        TrainingDivergedError
+            Training diverged more than ``max_rollbacks`` times; the estimator keeps the
+            last healthy model (and it is checkpointed when ``checkpoint_dir`` is set).
+        KeyboardInterrupt
+            Re-raised after saving a checkpoint of the last completed epoch.
+        """
+        cfg = self._check_params()
+        X, y_idx, classes = self._check_data(X, y)
+        device = resolve_device(self.device)
+        fingerprint = self._fingerprint(X, y_idx, classes)
+        state = None
+        if resume:
+            if self.checkpoint_dir is None:
+                raise ConfigError("resume=True needs checkpoint_dir: the folder of the interrupted run.")
+            state = ckpt_io.load_checkpoint(self.checkpoint_dir)
+            self._check_resumable(state, fingerprint)
+            seed = int(state["seed"])
+        else:
+            seed = seed_from(self.random_state)
+        image_shape = tuple(int(s) for s in X.shape[1:])
+        pairs = self._build_pairs(seed, len(classes), image_shape, device)
+
+        images = torch.from_numpy(X).to(device)  # (N, C, H, W): the whole set lives on the device
+        labels = torch.from_numpy(y_idx).to(device)  # (N,)
+        if self.strategy == "conditional":
+            data = [(images, labels)]
+        else:
+            data = [(images[labels == k], None) for k in range(len(classes))]
+
+        save_fn = None
+        if self.checkpoint_dir is not None:
+            directory = Path(self.checkpoint_dir)
+            if directory.exists() and not directory.is_dir():
+                raise OutputError(f"checkpoint_dir={str(directory)!r} is a file; pass a folder path.")
+
+            def save_fn(payload: dict) -> None:
+                ckpt_io.save_checkpoint(directory, {"seed": seed, "fingerprint": fingerprint, **payload})
+
+        trainer = Trainer(pairs, data, cfg, seed, save_checkpoint=save_fn,
+                          checkpoint_every=int(self.checkpoint_every), progress=bool(self.progress),
+                          pair_names=[f"class {c!r}" for c in classes.tolist()] if len(pairs) > 1 else None)
+        if state is not None:
+            for pair, pair_state in zip(pairs, state["pairs"]):
+                pair.load_state(pair_state)
+            trainer.pair_index = int(state["pair_index"])
+            trainer.epoch = int(state["epoch"])
+            trainer.history = list(state["history"])
+            trainer.rollback_log = list(state["rollback_log"])
+            trainer.images_seen = int(state["images_seen"])
+            trainer.seconds = float(state["seconds"])
+            logger.info("resuming from %s at epoch %d", self.checkpoint_dir, trainer.epoch)
+        try:
+            trainer.run()
+        except TrainingDivergedError:
+            # The pairs hold the last healthy state: keep it usable on the estimator.
+            self._set_fitted(trainer, classes, image_shape, device, seed)
+            raise
+        self._set_fitted(trainer, classes, image_shape, device, seed)
+        return self
+
+    def _check_resumable(self, state: dict, fingerprint: dict) -> None:
+        saved = state.get("fingerprint", {})
+        changed = [k for k in fingerprint if saved.get(k) != fingerprint[k]]
+        if changed:
+            detail = "; ".join(f"{k}: {saved.get(k)!r} -> {fingerprint[k]!r}" for k in changed if k != "data_sha256")
+            if "data_sha256" in changed:
+                detail = (detail + "; " if detail else "") + "the training data differ"
+            raise ConfigError(
+                f"resume=True: the checkpoint in {self.checkpoint_dir} was made with different settings "
+                f"({detail}). Use the same data and parameters, or fit without resume."
+            )
+        if self.random_state is not None and isinstance(self.random_state, (int, np.integer)):
+            if seed_from(self.random_state) != int(state["seed"]):
+                raise ConfigError(
+                    f"resume=True: random_state={self.random_state!r} differs from the interrupted run's. "
+                    "Use the same random_state, or fit without resume."
+                )
+
+    def _set_fitted(self, trainer: Trainer, classes, image_shape, device, seed) -> None:
+        for pair in trainer.pairs:
+            pair.sampler.eval()
+        self.classes_ = classes
+        self.image_shape_ = tuple(image_shape)
+        self.device_ = device
+        self.seed_ = int(seed)
+        self.generators_ = [pair.sampler for pair in trainer.pairs]
+        self.history_ = self._history_frame(trainer.history, classes)
+        self.rollbacks_ = [dict(r) for r in trainer.rollback_log]
+        self.train_seconds_ = float(trainer.seconds)
+        self.images_per_second_ = trainer.images_seen / trainer.seconds if trainer.seconds > 0 else 0.0
+
+    def _history_frame(self, rows: list[dict], classes: np.ndarray) -> pd.DataFrame:
+        frame = pd.DataFrame(rows, columns=["pair", *_HISTORY_COLUMNS])
+        if self.strategy == "per-class":
+            frame.insert(0, "class", classes[frame["pair"].to_numpy(dtype=np.int64)] if len(frame) else [])
+        return frame.drop(columns="pair").reset_index(drop=True)
+
+    # ------------------------------------------------------------------ sample
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "generators_"):
+            raise NotFittedError(
+                "This ConditionalGAN is not fitted yet; call fit(X, y) or ConditionalGAN.load(folder) first."
+            )
+
+    def _class_indices(self, y) -> np.ndarray:
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ConfigError(f"y has shape {y.shape}; pass a 1-D sequence of labels, one per image.")
+        lookup = {c: i for i, c in enumerate(self.classes_.tolist())}
+        try:
+            idx = np.array([lookup.get(v, -1) for v in y.tolist()], dtype=np.int64)
+        except TypeError:  # unhashable labels
+            idx = np.full(len(y), -1, np.int64)
+        if np.any(idx < 0):
+            unknown = sorted({repr(v) for v, i in zip(y.tolist(), idx) if i < 0})
+            raise ConfigError(
+                f"unknown label(s) {', '.join(unknown[:5])} in y; this model knows the classes "
+                f"{self.classes_.tolist()}."
+            )
+        return idx
+
+    def sample(self, y, *, random_state=None) -> np.ndarray:
+        """Generate one image per requested label.
+
+        Parameters
+        ----------
+        y : array-like of shape (n,)
+            Labels from ``classes_``.
+        random_state : int, numpy Generator or None
+            Seeds the noise. None uses a seed derived from the fit's seed, so repeated
+            calls give the same images. The noise is drawn on the CPU, so a model gives
+            the same noise on every device.
+
+        Returns
+        -------
+        ndarray of shape (n, C, H, W), float32 in [0, 1]
+
+        Shape
+        -----
+        returns : ``(len(y), C, H, W)``; row ``i`` is an image of class ``y[i]``.
+        """
+        self._check_fitted()
+        idx = self._class_indices(y)
+        c, h, w = self.image_shape_
+        out = np.empty((len(idx), c, h, w), np.float32)
+        if len(idx) == 0:
+            return out
+        seed = seed_from(random_state) if random_state is not None else derive_seed(self.seed_, _SAMPLE_STREAM)
+        z = torch.randn(len(idx), self.latent_dim, generator=torch_generator(seed))  # (n, Z), on CPU
+        with torch.no_grad():
+            if len(self.generators_) == 1:
+                groups = [(self.generators_[0], np.arange(len(idx)))]
+            else:
+                groups = [(self.generators_[k], np.flatnonzero(idx == k)) for k in np.unique(idx)]
+            for net, rows in groups:
+                was_training = net.training
+                net.eval()
+                try:
+                    for start in range(0, len(rows), _SAMPLE_CHUNK):
+                        r = rows[start : start + _SAMPLE_CHUNK]
+                        zc = z[r].to(self.device_)
+                        yc = torch.from_numpy(idx[r]).to(self.device_) if len(self.generators_) == 1 else None
+                        out[r] = net(zc, yc).float().cpu().numpy()  # (b, C, H, W)
+                finally:
+                    net.train(was_training)
+        return np.clip(out, 0.0, 1.0, out=out)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path) -> Path:
+        """Write ``model.safetensors``, ``config.json`` and ``history.csv`` into ``directory``.
+
+        The folder is created if needed; existing files of the same names are replaced
+        atomically. Only the sampling networks are saved (EMA weights when enabled).
+        """
+        self._check_fitted()
+        directory = Path(directory)
+        if directory.exists() and not directory.is_dir():
+            raise OutputError(f"{directory}: is a file; pass a folder to save the model into.")
+        tensors = {}
+        for i, net in enumerate(self.generators_):
+            for key, value in net.state_dict().items():
+                tensors[f"{i}.{key}"] = value
+        ckpt_io.write_weights(directory / ckpt_io.WEIGHTS_FILE, tensors, metadata={"format": FORMAT})
+        from .. import __version__
+
+        config = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "params": {k: _jsonable(v) for k, v in self.get_params(deep=False).items()},
+            "classes": self.classes_.tolist(),
+            "classes_dtype": self.classes_.dtype.str if self.classes_.dtype != object else "object",
+            "image_shape": list(self.image_shape_),
+            "seed": self.seed_,
+            "n_generators": len(self.generators_),
+            "train_seconds": self.train_seconds_,
+            "images_per_second": self.images_per_second_,
+            "rollbacks": self.rollbacks_,
+            "versions": {"synthaug": __version__, "torch": torch.__version__, "numpy": np.__version__,
+                         "python": platform.python_version()},
+        }
+        ckpt_io.write_config(directory / ckpt_io.CONFIG_FILE, config)
+        from ..data.io import atomic_write_text
+
+        atomic_write_text(directory / ckpt_io.HISTORY_FILE, self.history_.to_csv(index=False))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str = "auto") -> "ConditionalGAN":
+        """Restore a model written by :meth:`save` (no pickle is ever read).
+
+        Raises
+        ------
+        ModelFileError
+            A file is missing, corrupt, a pickle, or does not match the configuration.
+        """
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise ModelFileError(f"{directory}: no such model folder. Pass the folder given to ConditionalGAN.save.")
+        config = ckpt_io.read_config(directory / ckpt_io.CONFIG_FILE)
+        path = directory / ckpt_io.CONFIG_FILE
+        if config.get("format") != FORMAT:
+            raise ModelFileError(f"{path}: not a ConditionalGAN configuration (format={config.get('format')!r}).")
+        if int(config.get("format_version", -1)) > FORMAT_VERSION:
+            raise ModelFileError(
+                f"{path}: written by a newer synthaug (format_version={config['format_version']}); upgrade synthaug."
+            )
+        try:
+            valid = cls().get_params(deep=False)
+            params = {k: v for k, v in config["params"].items() if k in valid}
+            if isinstance(params.get("betas"), list):
+                params["betas"] = tuple(params["betas"])
+            params["device"] = device
+            est = cls(**params)
+            est._check_params()
+            classes = np.array(config["classes"], dtype=config.get("classes_dtype") or None)
+            image_shape = tuple(int(s) for s in config["image_shape"])
+            seed = int(config["seed"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{path}: incomplete or invalid configuration ({exc!r}). Re-save the model.") from None
+        tensors = ckpt_io.read_weights(directory / ckpt_io.WEIGHTS_FILE)
+        dev = resolve_device(device)
+        conditional = est.strategy == "conditional"
+        n_nets = 1 if conditional else len(classes)
+        nets = []
+        gen = torch_generator(0)  # weights are overwritten right away
+        for i in range(n_nets):
+            net = est._make_generator(len(classes) if conditional else 0, image_shape, dev, gen)
+            prefix = f"{i}."
+            state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            try:
+                net.load_state_dict(state, strict=True)
+            except RuntimeError as exc:
+                raise ModelFileError(
+                    f"{directory / ckpt_io.WEIGHTS_FILE}: weights do not match config.json "
+                    f"({str(exc).splitlines()[0]}). The files come from different models; re-save it."
+                ) from None
+            nets.append(net.eval())
+        history_path = directory / ckpt_io.HISTORY_FILE
+        try:
+            history = pd.read_csv(history_path)
+        except (OSError, ValueError, pd.errors.ParserError):
+            logger.warning("%s: missing or unreadable; history_ is empty", history_path)
+            history = pd.DataFrame(columns=_HISTORY_COLUMNS)
+        est.classes_ = classes
+        est.image_shape_ = image_shape
+        est.device_ = dev
+        est.seed_ = seed
+        est.generators_ = nets
+        est.history_ = history
+        est.rollbacks_ = list(config.get("rollbacks", []))
+        est.train_seconds_ = float(config.get("train_seconds", 0.0))
+        est.images_per_second_ = float(config.get("images_per_second", 0.0))
+        return est
+
+
+def _jsonable(value: Any) -> Any:
+    """Parameters as JSON values (paths as strings; non-int random states as None)."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, np.random.Generator):
+        return None
+    return value

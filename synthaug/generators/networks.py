@@ -1,0 +1,306 @@
+"""Generator and discriminator networks: ``vanilla`` (MLP) and ``dcgan`` (convolutional).
+
+Every network is built by :func:`build_generator` / :func:`build_discriminator`, which
+create the modules on the ``meta`` device and then initialise every parameter and
+buffer from a private :class:`torch.Generator`. That keeps construction deterministic
+under ``random_state`` without ever touching torch's global RNG.
+
+A network is *conditional* when ``n_classes > 0`` (it takes class indices ``y``) and
+*unconditional* when ``n_classes == 0`` (``y`` is ignored; the ``per-class`` strategy).
+
+Image sizes (``dcgan``)
+-----------------------
+The generator starts from an ``h0 x w0`` grid and doubles it ``k`` times, with
+``k = max(1, floor(log2(min(H, W) / 4)))`` and ``h0 = ceil(H / 2**k)``. Sizes such as
+8, 16, 28 (7 * 4), 32, 48, 56 and 64 are produced exactly; any other size of at least
+4 pixels is generated at the next size of that form and centre-cropped (for example
+30 x 30 is generated at 32 x 32 and loses one pixel on each side). The discriminator
+downsamples ``k`` times and pools globally, so it accepts the same sizes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import parametrize
+
+__all__ = [
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "VanillaDiscriminator",
+    "VanillaGenerator",
+    "build_discriminator",
+    "build_generator",
+    "dcgan_plan",
+]
+
+MIN_SIZE = 4
+
+
+def dcgan_plan(height: int, width: int) -> tuple[int, int, int]:
+    """Return ``(k, h0, w0)``: the number of x2 stages and the starting grid.
+
+    The generator's raw output is ``(h0 * 2**k, w0 * 2**k)``, at least ``(height, width)``.
+    """
+    k = max(1, int(math.floor(math.log2(min(height, width) / MIN_SIZE))))
+    return k, math.ceil(height / 2**k), math.ceil(width / 2**k)
+
+
+def _center_crop(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Crop ``(B, C, H', W')`` to ``(B, C, height, width)`` around the centre."""
+    top = (x.shape[2] - height) // 2
+    left = (x.shape[3] - width) // 2
+    return x[:, :, top : top + height, left : left + width]
+
+
+# ----------------------------------------------------------------------- spectral norm
+class SpectralNorm(nn.Module):
+    """Weight parametrisation ``W / sigma(W)`` (Miyato et al. 2018, one power step per call).
+
+    Written here rather than using ``torch.nn.utils.parametrizations.spectral_norm`` so
+    that the power-iteration vectors are drawn from a private generator.
+
+    Shape
+    -----
+    weight : ``(out, ...)``; it is viewed as an ``(out, prod(...))`` matrix.
+    """
+
+    def __init__(self, weight: torch.Tensor, generator: torch.Generator, eps: float = 1e-12):
+        super().__init__()
+        self.eps = eps
+        mat = weight.detach().flatten(1)  # (out, in)
+        u = torch.randn(mat.shape[0], generator=generator, device=generator.device)
+        v = torch.randn(mat.shape[1], generator=generator, device=generator.device)
+        self.register_buffer("u", F.normalize(u.to(weight.device), dim=0, eps=eps))
+        self.register_buffer("v", F.normalize(v.to(weight.device), dim=0, eps=eps))
+        with torch.no_grad():
+            for _ in range(15):  # start from a converged estimate, as torch does
+                self._power_step(mat)
+
+    def _power_step(self, mat: torch.Tensor) -> None:
+        self.v.copy_(F.normalize(mat.t() @ self.u, dim=0, eps=self.eps))
+        self.u.copy_(F.normalize(mat @ self.v, dim=0, eps=self.eps))
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        mat = weight.flatten(1)
+        if self.training:
+            with torch.no_grad():
+                self._power_step(mat)
+        # u and v are constants for autograd; clone so later in-place updates (the next
+        # forward before backward) do not invalidate this graph.
+        sigma = torch.dot(self.u.clone(), mat @ self.v.clone())
+        return weight / sigma
+
+
+def _apply_spectral_norm(module: nn.Module, generator: torch.Generator) -> None:
+    for layer in list(module.modules()):
+        if isinstance(layer, (nn.Linear, nn.Conv2d, nn.Embedding)):
+            parametrize.register_parametrization(layer, "weight", SpectralNorm(layer.weight, generator))
+
+
+# ----------------------------------------------------------------------- initialisation
+def _init_weights(module: nn.Module, generator: torch.Generator) -> None:
+    """DCGAN-style initialisation of every parameter and buffer, from ``generator``."""
+
+    def normal(t: torch.Tensor, mean: float, std: float) -> None:
+        # Draw on the generator's device, then copy: works for CPU generators and CUDA nets.
+        t.copy_(torch.randn(t.shape, generator=generator, device=generator.device) * std + mean)
+
+    with torch.no_grad():
+        for layer in module.modules():
+            if isinstance(layer, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+                normal(layer.weight, 0.0, 0.02)
+                if layer.bias is not None:
+                    layer.bias.zero_()
+            elif isinstance(layer, nn.Embedding):
+                normal(layer.weight, 0.0, 0.02)
+            elif isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                normal(layer.weight, 1.0, 0.02)
+                layer.bias.zero_()
+                layer.running_mean.zero_()
+                layer.running_var.fill_(1.0)
+                layer.num_batches_tracked.zero_()
+            elif any(True for _ in layer.parameters(recurse=False)) or any(
+                True for _ in layer.buffers(recurse=False)
+            ):
+                raise TypeError(f"no initialiser for {type(layer).__name__}")  # a developer error
+
+
+# ----------------------------------------------------------------------- vanilla (MLP)
+class VanillaGenerator(nn.Module):
+    """MLP generator: ``[z, embed(y)] -> hidden -> C*H*W`` through a sigmoid.
+
+    Shape
+    -----
+    z : ``(B, latent_dim)``; y : ``(B,)`` int64 (ignored when unconditional).
+    returns : ``(B, C, H, W)`` in ``[0, 1]``.
+    """
+
+    def __init__(self, latent_dim: int, n_classes: int, image_shape: tuple[int, int, int], width: int = 64):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        self.embed = nn.Embedding(n_classes, latent_dim) if n_classes > 0 else None
+        in_dim = latent_dim * (2 if n_classes > 0 else 1)
+        out_dim = int(math.prod(image_shape))
+        self.net = nn.Sequential(
+            nn.Linear(in_dim, 4 * width),
+            nn.LeakyReLU(0.2),
+            nn.Linear(4 * width, 8 * width),
+            nn.LeakyReLU(0.2),
+            nn.Linear(8 * width, out_dim),
+        )
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(y)], dim=1)  # (B, 2 * latent_dim)
+        return torch.sigmoid(self.net(z)).view(z.shape[0], *self.image_shape)  # (B, C, H, W)
+
+
+class VanillaDiscriminator(nn.Module):
+    """MLP discriminator: ``[flatten(x), one_hot(y)] -> hidden -> logit``.
+
+    Shape
+    -----
+    x : ``(B, C, H, W)``; y : ``(B,)`` int64 (ignored when unconditional).
+    returns : ``(B,)`` logits.
+    """
+
+    def __init__(self, n_classes: int, image_shape: tuple[int, int, int], width: int = 64):
+        super().__init__()
+        self.n_classes = n_classes
+        in_dim = int(math.prod(image_shape)) + n_classes
+        self.net = nn.Sequential(
+            nn.Linear(in_dim, 8 * width),
+            nn.LeakyReLU(0.2),
+            nn.Linear(8 * width, 4 * width),
+            nn.LeakyReLU(0.2),
+            nn.Linear(4 * width, 1),
+        )
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = x.flatten(1)  # (B, C*H*W)
+        if self.n_classes > 0:
+            h = torch.cat([h, F.one_hot(y, self.n_classes).to(h.dtype)], dim=1)
+        return self.net(h).squeeze(1)  # (B,)
+
+
+# ----------------------------------------------------------------------- DCGAN
+class DCGANGenerator(nn.Module):
+    """Transposed-convolution generator (Radford et al. 2016), label embedding in the input.
+
+    ``[z, embed(y)] -> Linear -> (c0, h0, w0) -> k x [ConvT 4x4 stride 2, BN, ReLU]
+    -> Conv 3x3 -> sigmoid``, centre-cropped to ``(H, W)`` (see the module notes).
+
+    Shape
+    -----
+    z : ``(B, latent_dim)``; y : ``(B,)`` int64 (ignored when unconditional).
+    returns : ``(B, C, H, W)`` in ``[0, 1]``.
+    """
+
+    def __init__(self, latent_dim: int, n_classes: int, image_shape: tuple[int, int, int], width: int = 32):
+        super().__init__()
+        c, h, w = image_shape
+        self.image_shape = (c, h, w)
+        k, self.h0, self.w0 = dcgan_plan(h, w)
+        chans = [min(width * 2 ** (k - i), 8 * width) for i in range(k + 1)]  # c0 ... width
+        self.c0 = chans[0]
+        self.embed = nn.Embedding(n_classes, latent_dim) if n_classes > 0 else None
+        in_dim = latent_dim * (2 if n_classes > 0 else 1)
+        self.project = nn.Linear(in_dim, chans[0] * self.h0 * self.w0)
+        layers: list[nn.Module] = [nn.BatchNorm2d(chans[0]), nn.ReLU()]
+        for i in range(k):
+            layers += [
+                nn.ConvTranspose2d(chans[i], chans[i + 1], 4, 2, 1, bias=False),
+                nn.BatchNorm2d(chans[i + 1]),
+                nn.ReLU(),
+            ]
+        layers.append(nn.Conv2d(chans[-1], c, 3, 1, 1))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(y)], dim=1)  # (B, 2 * latent_dim)
+        h = self.project(z).view(z.shape[0], self.c0, self.h0, self.w0)  # (B, c0, h0, w0)
+        x = torch.sigmoid(self.body(h))  # (B, C, h0 * 2**k, w0 * 2**k)
+        c, height, width = self.image_shape
+        if x.shape[2] != height or x.shape[3] != width:
+            x = _center_crop(x, height, width)  # (B, C, H, W)
+        return x
+
+
+class DCGANDiscriminator(nn.Module):
+    """Strided-convolution discriminator with a projection head (Miyato & Koyama 2018).
+
+    ``Conv 3x3 -> k x [Conv 4x4 stride 2, LeakyReLU] -> global sum pool -> phi``;
+    ``logit = linear(phi) + <embed(y), phi>``.
+
+    Shape
+    -----
+    x : ``(B, C, H, W)``; y : ``(B,)`` int64 (ignored when unconditional).
+    returns : ``(B,)`` logits.
+    """
+
+    def __init__(self, n_classes: int, image_shape: tuple[int, int, int], width: int = 32):
+        super().__init__()
+        c, h, w = image_shape
+        k, _, _ = dcgan_plan(h, w)
+        chans = [min(width * 2**i, 8 * width) for i in range(k + 1)]  # width ... c_k
+        layers: list[nn.Module] = [nn.Conv2d(c, chans[0], 3, 1, 1), nn.LeakyReLU(0.2)]
+        for i in range(k):
+            layers += [nn.Conv2d(chans[i], chans[i + 1], 4, 2, 1), nn.LeakyReLU(0.2)]
+        self.body = nn.Sequential(*layers)
+        self.linear = nn.Linear(chans[-1], 1)
+        self.embed = nn.Embedding(n_classes, chans[-1]) if n_classes > 0 else None
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        phi = self.body(x).sum(dim=(2, 3))  # (B, F)
+        out = self.linear(phi).squeeze(1)  # (B,)
+        if self.embed is not None:
+            out = out + (self.embed(y) * phi).sum(dim=1)  # projection term
+        return out
+
+
+# ----------------------------------------------------------------------- builders
+_GENERATORS = {"vanilla": VanillaGenerator, "dcgan": DCGANGenerator}
+_DISCRIMINATORS = {"vanilla": VanillaDiscriminator, "dcgan": DCGANDiscriminator}
+
+
+def build_generator(
+    model: str,
+    *,
+    latent_dim: int,
+    n_classes: int,
+    image_shape: tuple[int, int, int],
+    width: int,
+    generator: torch.Generator,
+    device: torch.device,
+) -> nn.Module:
+    """A freshly initialised generator network on ``device`` (weights from ``generator``)."""
+    with torch.device("meta"):
+        net = _GENERATORS[model](latent_dim, n_classes, tuple(image_shape), width)
+    net = net.to_empty(device=device)
+    _init_weights(net, generator)
+    return net
+
+
+def build_discriminator(
+    model: str,
+    *,
+    n_classes: int,
+    image_shape: tuple[int, int, int],
+    width: int,
+    spectral_norm: bool,
+    generator: torch.Generator,
+    device: torch.device,
+) -> nn.Module:
+    """A freshly initialised discriminator on ``device``, spectrally normalised if asked."""
+    with torch.device("meta"):
+        net = _DISCRIMINATORS[model](n_classes, tuple(image_shape), width)
+    net = net.to_empty(device=device)
+    _init_weights(net, generator)
+    if spectral_norm:
+        _apply_spectral_norm(net, generator)
+    return net

@@ -1,0 +1,391 @@
+"""The adversarial training loop: one step, one epoch, and a trainer with rollback.
+
+Design notes
+------------
+* Lean: the training images live as one tensor on the device; an epoch is a random
+  permutation of row indices cut into batches. No DataLoader, no per-sample Python.
+* Each iteration draws one fake batch and uses it for both steps (PyTorch's DCGAN
+  recipe): a discriminator step on ``[real, fake.detach()]`` (real labelled 1, fake 0),
+  then a generator step through the discriminator with its parameters frozen
+  (``requires_grad_(False)``; only the generator's optimiser steps).
+* Randomness: every epoch gets its own ``torch.Generator`` seeded from
+  ``(seed, pair, epoch, rollbacks)``, used for the permutation, the noise and
+  DiffAugment. So a run resumed at an epoch boundary replays exactly the same random
+  numbers as an uninterrupted run, and no RNG state has to be saved.
+* Reliability: after every epoch the trainer keeps an in-memory snapshot. NaN/inf
+  losses, or a discriminator that wins outright for ``COLLAPSE_PATIENCE`` epochs in a
+  row, roll back to the last healthy snapshot with both learning rates halved, up to
+  ``max_rollbacks`` times per network pair.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .._utils import torch_generator
+from ..exceptions import TrainingDivergedError
+from . import losses
+from .diffaugment import diff_augment
+
+__all__ = ["GANPair", "TrainConfig", "Trainer", "derive_seed", "run_epoch", "train_step"]
+
+logger = logging.getLogger(__name__)
+
+#: A discriminator "wins outright" when mean D(x) - mean D(G(z)) exceeds this ...
+COLLAPSE_GAP = 0.99
+#: ... or its loss falls below this (both losses are >= 0 and ~1.4 / ~2 at balance) ...
+COLLAPSE_LOSS = 1e-3
+#: ... for this many consecutive epochs.
+COLLAPSE_PATIENCE = 3
+
+
+def derive_seed(seed: int, *keys: int) -> int:
+    """A 63-bit seed derived from ``seed`` and integer keys (independent streams)."""
+    state = np.random.SeedSequence([int(seed), *[int(k) for k in keys]]).generate_state(2, np.uint64)
+    return int(state[0] >> np.uint64(1))
+
+
+def _clone(obj: Any) -> Any:
+    """Deep copy of nested dicts/lists/tuples of tensors (tensors detached and cloned)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        return {k: _clone(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_clone(v) for v in obj)
+    return obj
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Resolved training settings (validated by the estimator)."""
+
+    loss: str
+    epochs: int
+    batch_size: int
+    latent_dim: int
+    policy: tuple[str, ...]
+    ema_decay: float | None
+    max_rollbacks: int
+
+
+class GANPair:
+    """A generator, its discriminator, optional EMA copy of the generator, two Adam optimisers.
+
+    ``steps`` counts generator updates (drives the EMA warm-up), ``rollbacks`` and
+    ``streak`` (consecutive collapsed epochs) drive divergence handling.
+    """
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module, ema: nn.Module | None,
+                 *, lr_g: float, lr_d: float, betas: tuple[float, float]):
+        self.generator = generator
+        self.discriminator = discriminator
+        self.ema = ema
+        if ema is not None:
+            ema.load_state_dict(generator.state_dict())
+            ema.eval().requires_grad_(False)
+        self.opt_g = torch.optim.Adam(generator.parameters(), lr=lr_g, betas=tuple(betas))
+        self.opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=tuple(betas))
+        self.steps = 0
+        self.rollbacks = 0
+        self.streak = 0
+
+    @property
+    def sampler(self) -> nn.Module:
+        """The network used for sampling: the EMA copy when there is one."""
+        return self.ema if self.ema is not None else self.generator
+
+    @property
+    def lrs(self) -> tuple[float, float]:
+        return float(self.opt_g.param_groups[0]["lr"]), float(self.opt_d.param_groups[0]["lr"])
+
+    def set_lrs(self, lr_g: float, lr_d: float) -> None:
+        for group in self.opt_g.param_groups:
+            group["lr"] = lr_g
+        for group in self.opt_d.param_groups:
+            group["lr"] = lr_d
+
+    def update_ema(self, decay: float) -> None:
+        # Warm-up (as in many EMA implementations) so short runs are not stuck near init.
+        d = min(decay, (1.0 + self.steps) / (10.0 + self.steps))
+        with torch.no_grad():
+            for e, p in zip(self.ema.parameters(), self.generator.parameters()):
+                e.lerp_(p, 1.0 - d)
+            for e, b in zip(self.ema.buffers(), self.generator.buffers()):
+                e.copy_(b)  # BatchNorm statistics follow the live generator
+
+    def state(self) -> dict[str, Any]:
+        """A detached copy of everything needed to continue training exactly."""
+        return _clone({
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "ema": None if self.ema is None else self.ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "steps": self.steps,
+            "rollbacks": self.rollbacks,
+            "streak": self.streak,
+        })
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state` (copies, so the snapshot stays usable afterwards)."""
+        state = _clone(state)
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.steps = int(state["steps"])
+        self.rollbacks = int(state["rollbacks"])
+        self.streak = int(state["streak"])
+
+
+def train_step(pair: GANPair, real: torch.Tensor, labels: torch.Tensor | None,
+               gen: torch.Generator, cfg: TrainConfig) -> torch.Tensor:
+    """One discriminator step then one generator step on a batch.
+
+    Shape
+    -----
+    real : ``(B, C, H, W)`` in ``[0, 1]``; labels : ``(B,)`` int64 or None.
+    returns : ``(4,)`` detached: loss_d, loss_g, mean D(x), mean D(G(z)) (probabilities).
+    """
+    G, D = pair.generator, pair.discriminator
+    b = real.shape[0]
+    z = torch.randn(b, cfg.latent_dim, generator=gen, device=real.device)  # (B, Z)
+    fake = G(z, labels)  # (B, C, H, W); the fakes reuse the real batch's labels
+
+    # Discriminator step: one pass over real and fake together (no BatchNorm in D).
+    both = torch.cat([real, fake.detach()])  # (2B, C, H, W)
+    both_labels = None if labels is None else torch.cat([labels, labels])
+    if cfg.policy:
+        both = diff_augment(both, cfg.policy, gen)
+    logits = D(both, both_labels)  # (2B,)
+    real_logits, fake_logits = logits[:b], logits[b:]
+    loss_d = losses.discriminator_loss(real_logits, fake_logits, cfg.loss)
+    pair.opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    pair.opt_d.step()
+
+    # Generator step with D frozen: gradients flow through D into G only.
+    D.requires_grad_(False)
+    try:
+        seen = diff_augment(fake, cfg.policy, gen) if cfg.policy else fake
+        loss_g = losses.generator_loss(D(seen, labels), cfg.loss)
+        pair.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        pair.opt_g.step()
+    finally:
+        D.requires_grad_(True)
+    pair.steps += 1
+    if pair.ema is not None:
+        pair.update_ema(cfg.ema_decay)
+    with torch.no_grad():
+        return torch.stack([
+            loss_d.detach(), loss_g.detach(),
+            torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean(),
+        ])
+
+
+def run_epoch(pair: GANPair, images: torch.Tensor, labels: torch.Tensor | None,
+              cfg: TrainConfig, seed: int) -> tuple[list[float], int]:
+    """One pass over ``images`` in random batches; returns mean stats and images seen.
+
+    The last incomplete batch is dropped (when there is more than one batch), so all
+    batches have the same size. A dataset smaller than ``batch_size`` is one batch.
+
+    Shape
+    -----
+    images : ``(N, C, H, W)`` on the training device; labels : ``(N,)`` int64 or None.
+    """
+    gen = torch_generator(seed, images.device)
+    n = images.shape[0]
+    bs = min(cfg.batch_size, n)
+    n_batches = n // bs
+    perm = torch.randperm(n, generator=gen, device=images.device)
+    total = torch.zeros(4, device=images.device)
+    for i in range(n_batches):
+        idx = perm[i * bs : (i + 1) * bs]
+        total += train_step(pair, images[idx], None if labels is None else labels[idx], gen, cfg)
+    return (total / n_batches).tolist(), n_batches * bs
+
+
+class Trainer:
+    """Trains a list of :class:`GANPair` one after the other (one pair, or one per class).
+
+    Parameters
+    ----------
+    pairs : list of GANPair
+    data : list of (images, labels or None)
+        The training tensors of each pair, on the training device.
+    cfg : TrainConfig
+    seed : int
+        Root of every per-epoch random stream.
+    save_checkpoint : callable(dict) or None
+        Called with a checkpoint payload (see :meth:`payload`) every
+        ``checkpoint_every`` epochs, at the end of each pair, on KeyboardInterrupt and
+        when divergence cannot be recovered.
+    checkpoint_every : int
+    progress : bool
+        Show a tqdm bar on stderr.
+
+    The position (``pair_index``, ``epoch``), ``history`` and ``rollback_log`` may be set
+    before :meth:`run` to resume.
+    """
+
+    def __init__(self, pairs: list[GANPair], data: list[tuple[torch.Tensor, torch.Tensor | None]],
+                 cfg: TrainConfig, seed: int, *, save_checkpoint: Callable[[dict], None] | None = None,
+                 checkpoint_every: int = 10, progress: bool = False, pair_names: list[str] | None = None):
+        self.pairs = pairs
+        self.data = data
+        self.cfg = cfg
+        self.seed = int(seed)
+        self.save_checkpoint = save_checkpoint
+        self.checkpoint_every = checkpoint_every
+        self.progress = progress
+        self.pair_names = pair_names
+        self.pair_index = 0
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+        self.rollback_log: list[dict[str, Any]] = []
+        self.images_seen = 0
+        self.seconds = 0.0
+        self._last: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ snapshots
+    def _snapshot(self) -> dict[str, Any]:
+        return {
+            "pair": self.pairs[self.pair_index].state(),
+            "epoch": self.epoch,
+            "hist_len": len(self.history),
+            "images_seen": self.images_seen,
+            "seconds": self.seconds,
+        }
+
+    def payload(self, snapshot: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Everything needed to resume: the current pair taken from ``snapshot`` when given."""
+        states = []
+        for i, pair in enumerate(self.pairs):
+            if snapshot is not None and i == self.pair_index:
+                states.append(snapshot["pair"])
+            else:
+                states.append(pair.state())
+        snap = snapshot or self._snapshot_position()
+        return {
+            "pair_index": self.pair_index,
+            "epoch": snap["epoch"],
+            "pairs": states,
+            "history": [dict(r) for r in self.history[: snap["hist_len"]]],
+            "rollback_log": [dict(r) for r in self.rollback_log],
+            "images_seen": snap["images_seen"],
+            "seconds": snap["seconds"],
+        }
+
+    def _snapshot_position(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "hist_len": len(self.history),
+                "images_seen": self.images_seen, "seconds": self.seconds}
+
+    def _checkpoint(self, snapshot: dict[str, Any] | None = None) -> None:
+        if self.save_checkpoint is not None:
+            self.save_checkpoint(self.payload(snapshot))
+
+    # ------------------------------------------------------------------ loop
+    def run(self) -> None:
+        """Train every pair to ``cfg.epochs`` from the current position."""
+        total = len(self.pairs) * self.cfg.epochs
+        bar = tqdm(total=total, initial=self.pair_index * self.cfg.epochs + self.epoch,
+                   disable=not self.progress, file=sys.stderr, desc="GAN", unit="epoch", leave=False)
+        try:
+            while self.pair_index < len(self.pairs):
+                self._run_pair(bar)
+                if self.pair_index + 1 < len(self.pairs):
+                    self.pair_index += 1
+                    self.epoch = 0
+                    self._last = None
+                else:
+                    break
+            self._checkpoint()
+        except KeyboardInterrupt:
+            if self._last is not None:
+                logger.warning("interrupted: saving the checkpoint of epoch %d", self._last["epoch"])
+                self._checkpoint(self._last)
+            raise
+        finally:
+            bar.close()
+
+    def _run_pair(self, bar) -> None:
+        i = self.pair_index
+        pair = self.pairs[i]
+        images, labels = self.data[i]
+        self._last = good = self._snapshot()
+        while self.epoch < self.cfg.epochs:
+            t0 = time.perf_counter()
+            stats, n_images = run_epoch(pair, images, labels, self.cfg,
+                                        derive_seed(self.seed, i, self.epoch, pair.rollbacks))
+            self.seconds += time.perf_counter() - t0
+            self.images_seen += n_images
+            self.epoch += 1
+            loss_d, loss_g, d_real, d_fake = stats
+            finite = all(math.isfinite(v) for v in stats)
+            collapsed = finite and (d_real - d_fake > COLLAPSE_GAP or loss_d < COLLAPSE_LOSS)
+            pair.streak = pair.streak + 1 if collapsed else 0
+            if not finite or pair.streak >= COLLAPSE_PATIENCE:
+                reason = ("non-finite loss (NaN or inf)" if not finite else
+                          f"discriminator collapse for {COLLAPSE_PATIENCE} epochs "
+                          f"(D(x) - D(G(z)) = {d_real - d_fake:.3f}, loss_d = {loss_d:.2g})")
+                good = self._last = self._rollback(pair, good, reason)
+                bar.n = i * self.cfg.epochs + self.epoch
+                bar.refresh()
+                continue
+            lr_g, lr_d = pair.lrs
+            self.history.append({"pair": i, "epoch": self.epoch, "loss_d": loss_d, "loss_g": loss_g,
+                                 "d_real": d_real, "d_fake": d_fake, "lr_g": lr_g, "lr_d": lr_d})
+            self._last = self._snapshot()
+            if pair.streak == 0:
+                good = self._last
+            bar.update(1)
+            bar.set_postfix(loss_d=f"{loss_d:.3f}", loss_g=f"{loss_g:.3f}", refresh=False)
+            if self.epoch % self.checkpoint_every == 0 and self.epoch < self.cfg.epochs:
+                self._checkpoint(self._last)
+        if self.pair_index + 1 < len(self.pairs):  # per-class: a checkpoint after each class
+            self._checkpoint(self._last)
+
+    def _rollback(self, pair: GANPair, good: dict[str, Any], reason: str) -> dict[str, Any]:
+        failed_epoch = self.epoch
+        name = "" if self.pair_names is None else f" ({self.pair_names[self.pair_index]})"
+        lr_g, lr_d = pair.lrs
+        n_done = pair.rollbacks
+        pair.load_state(good["pair"])
+        self.epoch = good["epoch"]
+        del self.history[good["hist_len"]:]
+        self._last = good
+        if n_done >= self.cfg.max_rollbacks:
+            pair.rollbacks = n_done
+            self._checkpoint(good)
+            raise TrainingDivergedError(
+                f"GAN training diverged at epoch {failed_epoch}{name}: {reason}, and "
+                f"{n_done} rollback(s) with halved learning rates did not help "
+                f"(max_rollbacks={self.cfg.max_rollbacks}). The model of epoch {good['epoch']} "
+                "(the last healthy one) is kept. Try lower lr_g/lr_d, loss='hinge', "
+                "spectral_norm=True or DiffAugment."
+            )
+        pair.rollbacks = n_done + 1
+        pair.streak = 0
+        pair.set_lrs(lr_g / 2.0, lr_d / 2.0)
+        entry = {"pair": self.pair_index, "epoch": failed_epoch, "restored_epoch": good["epoch"],
+                 "reason": reason, "lr_g": lr_g / 2.0, "lr_d": lr_d / 2.0}
+        self.rollback_log.append(entry)
+        logger.warning("GAN training%s: %s at epoch %d; rolled back to epoch %d with lr_g=%g, lr_d=%g",
+                       name, reason, failed_epoch, good["epoch"], lr_g / 2.0, lr_d / 2.0)
+        # The restored snapshot now carries the new lr and rollback count.
+        return {**good, "pair": pair.state()}

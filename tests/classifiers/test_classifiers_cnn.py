@@ -1,0 +1,149 @@
+"""CNNClassifier: scikit-learn contract, learning, normalisation inside forward, save/load."""
+
+from __future__ import annotations
+
+import inspect
+import json
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+
+from synthaug.attacks import PGD, robust_accuracy
+from synthaug.classifiers import CNNClassifier
+from synthaug.data.toy import make_toy_images
+from synthaug.exceptions import ConfigError, InvalidDataError, ModelFileError, NotFittedError
+
+FAST = dict(epochs=15, width=8, batch_size=16, lr=3e-3)
+
+
+def test_init_only_stores_and_get_params_match_signature():
+    params = inspect.signature(CNNClassifier).parameters
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params.values())
+    clf = CNNClassifier(epochs=-5, lr="nonsense")  # no validation in __init__
+    assert clf.get_params()["epochs"] == -5
+    assert set(clf.get_params()) == set(params)
+    with pytest.raises(ConfigError, match="epochs must be an integer >= 1, got -5"):
+        clf.fit(np.zeros((4, 1, 8, 8), np.float32), [0, 1, 0, 1])
+
+
+def test_clone_gives_unfitted_copy_with_same_params(fitted_cnn):
+    copy = clone(fitted_cnn)
+    assert copy.get_params() == fitted_cnn.get_params()
+    assert not hasattr(copy, "model_")
+
+
+def test_fit_predict_shapes_and_learns(fitted_cnn, toy_test):
+    x = toy_test.images
+    assert fitted_cnn.predict(x).shape == (len(x),)
+    proba = fitted_cnn.predict_proba(x)
+    assert proba.shape == (len(x), 3)
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-5)
+    assert fitted_cnn.decision_function(x).shape == (len(x), 3)
+    assert fitted_cnn.transform(x).shape == (len(x), 4 * FAST["width"]) == (len(x), fitted_cnn.n_features_out_)
+    assert fitted_cnn.score(x, toy_test.labels) > 0.9
+    assert list(fitted_cnn.history_.columns) == ["epoch", "loss", "train_accuracy"]
+    assert len(fitted_cnn.history_) == FAST["epochs"]
+    assert not fitted_cnn.model_.training
+
+
+@pytest.mark.parametrize("extra", [{}, {"augment": True, "dropout": 0.3}])
+def test_deterministic_under_random_state_and_global_rng_untouched(toy_train, extra):
+    x, y = toy_train.images, toy_train.labels
+    torch_state, np_state = torch.get_rng_state(), np.random.get_state()
+    kw = dict(FAST, epochs=3, **extra)
+    a = CNNClassifier(random_state=5, **kw).fit(x, y).predict_proba(x)
+    b = CNNClassifier(random_state=5, **kw).fit(x, y).predict_proba(x)
+    c = CNNClassifier(random_state=6, **kw).fit(x, y).predict_proba(x)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert np.array_equal(np.random.get_state()[1], np_state[1])
+
+
+def test_normalisation_lives_inside_forward(fitted_cnn, toy_train):
+    net = fitted_cnn.model_
+    expected_mean = toy_train.images.mean(axis=(0, 2, 3))
+    np.testing.assert_allclose(net.mean.flatten().numpy(), expected_mean, atol=1e-5)
+    assert {"mean", "std"} <= set(net.state_dict())
+    x = toy_train.images[:5]
+    with torch.no_grad():
+        logits = net(torch.tensor(x)).numpy()  # raw [0, 1] pixels in, logits out
+    np.testing.assert_allclose(logits, fitted_cnn.decision_function(x), atol=1e-5)
+
+
+def test_string_labels_and_sizes_and_channels():
+    ds = make_toy_images(4, n_classes=2, image_size=64, n_channels=3, random_state=0)
+    y = np.array(["cat", "dog"])[ds.labels]
+    clf = CNNClassifier(epochs=1, width=4, random_state=0).fit(ds.images, y)
+    assert list(clf.classes_) == ["cat", "dog"]
+    assert set(clf.predict(ds.images)) <= {"cat", "dog"}
+    assert clf.image_shape_ == (3, 64, 64)
+
+
+def test_save_load_round_trip_without_pickle(fitted_cnn, toy_test, tmp_path):
+    fitted_cnn.save(tmp_path / "clf")
+    files = sorted(p.name for p in (tmp_path / "clf").iterdir())
+    assert files == ["classifier.json", "model.safetensors"]
+    loaded = CNNClassifier.load(tmp_path / "clf", device="cpu")
+    np.testing.assert_allclose(loaded.predict_proba(toy_test.images), fitted_cnn.predict_proba(toy_test.images),
+                               atol=1e-6)
+    assert loaded.get_params() == {**fitted_cnn.get_params(), "device": "cpu"}
+    np.testing.assert_array_equal(loaded.classes_, fitted_cnn.classes_)
+    assert loaded.image_shape_ == fitted_cnn.image_shape_
+
+
+def test_save_load_keeps_adversarial_training_attack(toy_train, tmp_path):
+    attack = PGD(eps=0.1, n_steps=2, random_state=1)
+    clf = CNNClassifier(epochs=1, width=4, adversarial_training=attack, random_state=0)
+    clf.fit(toy_train.images, toy_train.labels).save(tmp_path / "adv")
+    assert CNNClassifier.load(tmp_path / "adv").adversarial_training == attack
+
+
+def test_load_errors(fitted_cnn, tmp_path):
+    with pytest.raises(ModelFileError, match="no such folder"):
+        CNNClassifier.load(tmp_path / "missing")
+    d = tmp_path / "clf"
+    fitted_cnn.save(d)
+    (d / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ModelFileError, match="cannot read the weights"):
+        CNNClassifier.load(d)
+    (d / "classifier.json").write_text("{not json")
+    with pytest.raises(ModelFileError, match="cannot read the classifier description"):
+        CNNClassifier.load(d)
+    (d / "classifier.json").write_text(json.dumps({"format": "other"}))
+    with pytest.raises(ModelFileError, match="not a synthaug CNNClassifier"):
+        CNNClassifier.load(d)
+
+
+def test_adversarial_training_improves_robust_accuracy(toy_train, toy_test):
+    plain = CNNClassifier(random_state=0, **FAST).fit(toy_train.images, toy_train.labels)
+    robust = CNNClassifier(random_state=0, adversarial_training=PGD(eps=0.3, n_steps=5, random_state=0),
+                           **FAST).fit(toy_train.images, toy_train.labels)
+    attack = PGD(eps=0.3, n_steps=10, random_state=0)
+    acc_plain = robust_accuracy(plain.model_, toy_test.images, toy_test.labels, attack)
+    acc_robust = robust_accuracy(robust.model_, toy_test.images, toy_test.labels, attack)
+    assert robust.score(toy_test.images, toy_test.labels) > 0.9
+    assert acc_robust > acc_plain + 0.2, (acc_plain, acc_robust)
+
+
+def test_input_errors_are_clear(fitted_cnn, toy_train):
+    clf = CNNClassifier(epochs=1, width=4)
+    x, y = toy_train.images, toy_train.labels
+    with pytest.raises(InvalidDataError, match=r"expects images of shape \(N, C, H, W\)"):
+        clf.fit(x[:, 0], y)
+    with pytest.raises(InvalidDataError, match=r"expected \[0, 1\]"):
+        clf.fit(x * 255, y)
+    with pytest.raises(InvalidDataError, match="integers up to 255"):
+        clf.fit((x * 255).astype(np.uint8), y)
+    with pytest.raises(InvalidDataError, match="one label per image"):
+        clf.fit(x, y[:-1])
+    with pytest.raises(InvalidDataError, match="single class"):
+        clf.fit(x, np.zeros(len(x), int))
+    with pytest.raises(NotFittedError, match="call fit"):
+        clf.predict(x)
+    with pytest.raises(InvalidDataError, match="fitted on 1"):
+        fitted_cnn.predict(np.repeat(x, 3, axis=1))
+    with pytest.raises(ConfigError, match="adversarial_training must be None or an attack"):
+        CNNClassifier(adversarial_training="pgd").fit(x, y)

@@ -1,0 +1,218 @@
+"""run_experiment: grid shape, the no-leakage invariant, determinism across n_jobs."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthaug.data.dataset import ImageDataset
+from synthaug.data.toy import make_toy_images
+from synthaug.experiment import ExperimentConfig, make_splits, run_experiment
+from synthaug.experiment import runner as runner_mod
+
+# Tiny models: the GAN and CNN only need to run, not to be good.
+TINY = dict(gan_model="vanilla", gan_epochs=1, gan_batch_size=16, cnn_epochs=1, cnn_batch_size=16,
+            quality_max_samples=30, device="cpu", robust_max_test=12)
+
+
+def toy(n=10, seed=0):
+    return make_toy_images(n, n_classes=3, image_size=8, random_state=seed)
+
+
+def row_keys(images: np.ndarray) -> set[bytes]:
+    return {np.ascontiguousarray(x, np.float32).tobytes() for x in images}
+
+
+# ------------------------------------------------------------------ splits
+def test_stratified_split_is_fixed_and_disjoint():
+    ds = toy(12)
+    cfg = ExperimentConfig(test_fraction=0.25, val_fraction=0.25, split_seed=3)
+    a, b = make_splits(ds, cfg), make_splits(ds, cfg.replace(seeds=[7, 8]))
+    for part in ("train", "val", "test"):
+        np.testing.assert_array_equal(getattr(a, part), getattr(b, part))
+    assert not set(a.train) & set(a.test) and not set(a.val) & set(a.test) and not set(a.train) & set(a.val)
+    assert np.bincount(ds.labels[a.test]).tolist() == [3, 3, 3]  # stratified
+
+
+def test_own_splits_are_used_and_synthetic_rows_dropped():
+    base = toy(8)
+    split = np.array(["train"] * 12 + ["val"] * 4 + ["test"] * 8)
+    order = np.random.default_rng(0).permutation(24)
+    ds = ImageDataset(base.images[order], base.labels[order], base.class_names, split=split)
+    ds = ds.with_synthetic(base.images[:3], base.labels[:3])  # synthetic rows get split "train"
+    s = make_splits(ds, ExperimentConfig())
+    assert s.origin == "the dataset's own splits"
+    assert list(s.test) == list(range(16, 24)) and list(s.val) == list(range(12, 16))
+    assert not set(s.train) & set(range(24, 27))
+
+
+# ------------------------------------------------------------------ grid shape
+def test_results_have_one_row_per_seed_arm_ratio_size_classifier():
+    cfg = ExperimentConfig(seeds=(0, 1), train_sizes=(4, "all"), arms=("real", "classic", "smote", "gan"),
+                           ratios=(0.5, 2.0), classifiers=("logreg", "random_forest"), quality=False,
+                           classifier_params={"random_forest": {"n_estimators": 5}}, **TINY)
+    report = run_experiment(toy(10), cfg)
+    r = report.results
+    # per (seed, size): real, classic, smote, gan x 2 ratios = 5 conditions; x 2 classifiers
+    assert len(r) == 2 * 2 * 5 * 2
+    assert not r.duplicated(["seed", "arm", "ratio", "train_size", "classifier"]).any()
+    assert set(r["train_size"]) == {"4", "all"}
+    small = r[r["train_size"] == "4"]
+    assert (small["n_train_real"] == 12).all()  # 4 per class x 3 classes
+    gan = r[(r["arm"] == "gan") & (r["train_size"] == "4")]
+    assert set(gan["ratio"]) == {0.5, 2.0}
+    assert (gan.loc[gan["ratio"] == 2.0, "n_train_synthetic"] == 24).all()
+    smote = r[(r["arm"] == "smote") & (r["train_size"] == "4")]
+    assert (smote["n_train_synthetic"] == 12).all()  # as many as the ratio-1 GAN arm
+    assert r[r["arm"] == "real"]["ratio"].eq(0.0).all()
+    assert r["accuracy"].between(0, 1).all() and r["roc_auc"].notna().all()
+    # summary: one row per condition and metric, paired with real
+    s = report.summary
+    assert len(s) == (len(r) // 2) * 4
+    assert s.loc[s["arm"] != "real", "diff_mean"].notna().all()
+
+
+def test_no_leakage_generator_and_classifiers_never_see_test_rows(monkeypatch):
+    from synthaug.generators import ConditionalGAN
+
+    seen_by_gan: list[np.ndarray] = []
+    original_fit = ConditionalGAN.fit
+
+    def recording_fit(self, X, y, *args, **kwargs):
+        seen_by_gan.append(np.array(X, copy=True))
+        return original_fit(self, X, y, *args, **kwargs)
+
+    monkeypatch.setattr(ConditionalGAN, "fit", recording_fit)
+    scored: list[np.ndarray] = []
+    original_scores = runner_mod._scores
+
+    def recording_scores(clf, X, n_classes):
+        scored.append(np.array(X, copy=True))
+        return original_scores(clf, X, n_classes)
+
+    monkeypatch.setattr(runner_mod, "_scores", recording_scores)
+
+    ds = toy(10)
+    cfg = ExperimentConfig(seeds=(0, 1), train_sizes=("all",), test_fraction=0.3, val_fraction=0.2,
+                           arms=("real", "gan", "tstr", "gan_classic"), ratios=(1.0,),
+                           classifiers=("logreg",), quality=True, **TINY)
+    report = run_experiment(ds, cfg)
+    splits = make_splits(ds, cfg)
+    test_keys = row_keys(ds.images[splits.test])
+    held_out = test_keys | row_keys(ds.images[splits.val])
+    train_keys = row_keys(ds.images[splits.train])
+    assert len(seen_by_gan) == 2  # once per (seed, size), shared by every arm
+    for X in seen_by_gan:
+        keys = row_keys(X)
+        assert keys <= train_keys and not keys & held_out
+    # every scored image is a real test image: synthetic rows never reach the test split
+    assert len(scored) == len(report.results)
+    for X in scored:
+        assert row_keys(X) == test_keys
+
+
+def test_generator_fitted_once_per_seed_and_size(monkeypatch):
+    from synthaug.generators import ConditionalGAN
+
+    calls = []
+    original_fit = ConditionalGAN.fit
+    monkeypatch.setattr(ConditionalGAN, "fit",
+                        lambda self, X, y, *a, **k: (calls.append(len(X)), original_fit(self, X, y, *a, **k))[1])
+    cfg = ExperimentConfig(seeds=(0, 1), train_sizes=(3, 5), arms=("gan", "gan_balance", "tstr"),
+                           ratios=(1.0, 2.0), classifiers=("logreg",), quality=False, **TINY)
+    run_experiment(toy(10), cfg)
+    assert sorted(calls) == [9, 9, 15, 15]
+
+
+@pytest.mark.parametrize("arms", [("real", "classic", "smote", "gan", "tstr")])
+def test_n_jobs_1_and_2_give_identical_results(arms):
+    cfg = ExperimentConfig(seeds=(0, 1), arms=arms, ratios=(1.0,), classifiers=("logreg", "cnn"),
+                           quality=False, **TINY)
+    ds = toy(8)
+    a = run_experiment(ds, cfg.replace(n_jobs=1)).results
+    b = run_experiment(ds, cfg.replace(n_jobs=2)).results
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_robustness_tidy_table_and_adversarial_arms():
+    cfg = ExperimentConfig(seeds=(0,), arms=("real", "adv_real"), classifiers=("cnn", "logreg"),
+                           quality=False, robustness=True, robust_eps_grid=("4/255",),
+                           robust_pgd_steps=2, robust_corruptions=("contrast",), robust_severities=(2,),
+                           **TINY)
+    report = run_experiment(toy(8), cfg)
+    r = report.results
+    assert set(r.loc[r["arm"] == "adv_real", "classifier"]) == {"cnn"}  # CNN only
+    rb = report.robustness
+    assert {"seed", "arm", "ratio", "train_size", "classifier", "perturbation", "kind", "eps",
+            "severity", "accuracy", "n"} <= set(rb.columns)
+    cnn = rb[rb["classifier"] == "cnn"]
+    assert set(cnn["kind"]) == {"adversarial", "corruption"}
+    assert set(cnn.loc[cnn["kind"] == "adversarial", "perturbation"]) == {"fgsm", "pgd"}
+    lr = rb[rb["classifier"] == "logreg"]
+    assert set(lr["kind"]) == {"transfer", "corruption"}  # crafted on the same arm's CNN
+    assert (rb["n"] == 12).all()  # robust_max_test
+    assert not report.robustness_summary.empty
+
+
+def test_quality_and_memorisation_tables():
+    cfg = ExperimentConfig(seeds=(0,), arms=("real",), classifiers=("logreg",), quality=True, **TINY)
+    report = run_experiment(toy(10), cfg)
+    q = report.quality
+    assert list(q["class"]) == ["all", "0", "1", "2"]
+    assert {"frechet_distance", "precision", "recall", "density", "coverage", "trts_accuracy"} <= set(q.columns)
+    assert q["trts_accuracy"].between(0, 1).all()
+    m = report.memorisation
+    assert len(m) == 1 and {"fraction_flagged", "distance_ratio", "n_flagged"} <= set(m.columns)
+    assert report.sample_grids["all"].dtype == np.uint8
+    assert report.neighbour_grids["all"].ndim == 3
+    assert not report.gan_history.empty and {"seed", "train_size", "epoch"} <= set(report.gan_history.columns)
+
+
+def test_smote_is_skipped_with_a_warning_without_imblearn(monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "imblearn", None)  # import imblearn -> ImportError
+    cfg = ExperimentConfig(seeds=(0,), arms=("real", "smote"), classifiers=("logreg",), quality=False, **TINY)
+    with caplog.at_level(logging.WARNING):
+        report = run_experiment(toy(6), cfg)
+    assert set(report.results["arm"]) == {"real"}
+    assert "imbalanced-learn" in caplog.text
+    assert any("smote" in n for n in report.info["notes"])
+
+
+def test_smote_lowers_k_for_tiny_classes():
+    rng = np.random.default_rng(0)
+    X = rng.random((7, 1, 4, 4)).astype(np.float32)
+    y = np.array([0, 0, 0, 0, 0, 1, 1])  # class 1 has 2 images: k must drop to 1
+    xs, ys = runner_mod._smote(X, y, {0: 5, 1: 4}, k_neighbors=5, random_state=0)
+    assert xs.shape == (9, 1, 4, 4) and np.bincount(ys).tolist() == [5, 4]
+    assert xs.min() >= 0 and xs.max() <= 1
+    # a SMOTE point lies between two class-1 images
+    lo, hi = X[5:].min(axis=0), X[5:].max(axis=0)
+    assert np.all((xs[ys == 1] >= lo - 1e-6) & (xs[ys == 1] <= hi + 1e-6))
+
+
+def test_single_image_class_is_repeated():
+    X = np.random.default_rng(1).random((4, 1, 4, 4)).astype(np.float32)
+    y = np.array([0, 0, 0, 1])
+    xs, ys = runner_mod._smote(X, y, {0: 2, 1: 3}, k_neighbors=5, random_state=0)
+    np.testing.assert_array_equal(xs[ys == 1], np.repeat(X[3:], 3, axis=0))
+
+
+def test_derive_seed_is_stable_and_key_sensitive():
+    assert runner_mod.derive_seed(0, "gan", "10") == runner_mod.derive_seed(0, "gan", "10")
+    assert len({runner_mod.derive_seed(s, k) for s in range(3) for k in ("a", "b")}) == 6
+
+
+def test_rejects_bad_inputs():
+    from synthaug.exceptions import ConfigError, InvalidDataError
+
+    with pytest.raises(ConfigError, match="ExperimentConfig"):
+        run_experiment(toy(4), {"seeds": [0]})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="no dataset"):
+        run_experiment(None, ExperimentConfig())
+    tiny = toy(2)
+    with pytest.raises(InvalidDataError, match="at least 3 per class"):
+        run_experiment(tiny, ExperimentConfig(arms=("real",), classifiers=("logreg",), quality=False))
