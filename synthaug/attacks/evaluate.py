@@ -189,11 +189,14 @@ def run_conditions(
     pgd_steps: int = 10,
     batch_size: int = 256,
     random_state=None,
-    keep_images: int = 0,
+    keep_index: np.ndarray | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[Condition]:
     """Evaluate every setting and return predictions per setting (the engine behind
-    :func:`evaluate_robustness`; also used by reports that need the predictions)."""
+    :func:`evaluate_robustness`; also used by reports that need the predictions).
+
+    ``keep_index`` selects rows whose perturbed images are kept (``Condition.images``)
+    for example figures."""
     images, labels = _check_inputs(images, labels)
     eps_list, sev_list = _check_grid(eps_grid, severities)
     for name in attacks:
@@ -218,11 +221,11 @@ def run_conditions(
     if attacks and crafter is None:
         log.warning("model has no gradients and no surrogate was given: running corruptions only.")
     rng = check_random_state(random_state)
-    k = min(keep_images, len(images))
+    keep = None if keep_index is None else np.asarray(keep_index, dtype=np.int64)
 
     def make(perturbation, kind_, eps, severity, x):
         return Condition(perturbation, kind_, eps, severity, predict_labels(model, x, batch_size),
-                         x[:k].copy() if k else None)
+                         None if keep is None else x[keep].copy())
 
     out = [make("none", "clean", 0.0, 0.0, images)]
     if crafter is not None:
@@ -243,16 +246,21 @@ def run_conditions(
 
 
 def conditions_to_frame(conditions: Sequence[Condition], labels: np.ndarray,
-                        class_names: Sequence[str] | None = None, per_class: bool = False) -> pd.DataFrame:
-    """Turn :func:`run_conditions` output into the tidy accuracy table."""
+                        class_names: Sequence[str] | None = None, per_class: bool = False,
+                        groups: np.ndarray | None = None) -> pd.DataFrame:
+    """Turn :func:`run_conditions` output into the tidy accuracy table.
+
+    ``groups`` (default ``labels``) are the class indices used for per-class rows and
+    for ``class_names``, when they differ from the indices the predictions use."""
     labels = np.asarray(labels)
+    groups = labels if groups is None else np.asarray(groups)
     rows = []
     for c in conditions:
         correct = c.predictions == labels
         base = {"perturbation": c.perturbation, "kind": c.kind, "eps": c.eps, "severity": c.severity}
         if per_class:
-            for k in np.unique(labels):
-                mask = labels == k
+            for k in np.unique(groups):
+                mask = groups == k
                 name = class_names[k] if class_names is not None else int(k)
                 rows.append({**base, "class": name, "accuracy": float(correct[mask].mean()),
                              "n": int(mask.sum())})
