@@ -79,7 +79,7 @@ def corrupt(images: np.ndarray, kind: str, severity: int, random_state=None) -> 
     --------
     >>> import numpy as np
     >>> x = np.full((2, 1, 8, 8), 0.5, np.float32)
-    >>> corrupt(x, "brightness", 3).max().round(2)
+    >>> round(float(corrupt(x, "brightness", 3).max()), 2)
     0.8
     """
     if kind not in CORRUPTIONS:

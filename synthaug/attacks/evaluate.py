@@ -210,6 +210,8 @@ def run_conditions(
     if surrogate is not None and not isinstance(surrogate, nn.Module):
         raise ConfigError(f"surrogate must be a torch.nn.Module, got {type(surrogate).__name__}.")
 
+    if not isinstance(model, nn.Module) and isinstance(getattr(model, "module", None), nn.Module):
+        model = model.module  # a LoadedModel with gradients: attack its network directly
     white_box = isinstance(model, nn.Module)
     if not white_box and not callable(getattr(model, "predict", None)):
         raise ConfigError(
@@ -294,7 +296,9 @@ def evaluate_robustness(
     Parameters
     ----------
     model : torch.nn.Module or object with ``predict``
-        A module mapping images in [0, 1] to logits is attacked directly (white box).
+        A module mapping images in [0, 1] to logits is attacked directly (white box);
+        so is an object whose ``module`` attribute is one (a ``LoadedModel``). For a
+        fitted :class:`~synthaug.classifiers.CNNClassifier` pass ``clf.model_``.
         Any other object needs ``predict(X) -> labels`` taking ``(N, C, H, W)`` floats;
         attacks are then crafted on ``surrogate`` and replayed on ``model`` (transfer),
         and without a surrogate only corruptions run.

@@ -392,18 +392,27 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             net.train(was_training)
         return np.concatenate(out).astype(np.float32, copy=False)
 
+    def _logits(self, X) -> np.ndarray:
+        return self._forward_batches(self._check_predict_X(X), features=False)  # (N, K)
+
     def decision_function(self, X) -> np.ndarray:
-        """Logits, shape ``(N, n_classes)`` (columns follow ``classes_``)."""
-        return self._forward_batches(self._check_predict_X(X), features=False)
+        """Logits, as scikit-learn expects them.
+
+        Shape
+        -----
+        returns : ``(N, n_classes)`` with columns following ``classes_``; for two classes
+        ``(N,)``, the logit difference (positive means ``classes_[1]``).
+        """
+        logits = self._logits(X)
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape ``(N, n_classes)`` (columns follow ``classes_``)."""
-        logits = torch.from_numpy(self.decision_function(X))
-        return torch.softmax(logits, dim=1).numpy()
+        return torch.softmax(torch.from_numpy(self._logits(X)), dim=1).numpy()
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels, shape ``(N,)``, drawn from ``classes_``."""
-        scores = self.decision_function(X)  # checks fitted first
+        scores = self._logits(X)  # checks fitted first
         return self.classes_[scores.argmax(axis=1)]
 
     def transform(self, X) -> np.ndarray:

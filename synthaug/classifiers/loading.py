@@ -322,7 +322,9 @@ def check_input_shape(model: LoadedModel, image_shape: tuple[int, int, int]) -> 
     probe = np.full((2, *image_shape), 0.5, np.float32)
     try:
         model.predict(probe)
-    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+    except (RuntimeError, ValueError, TypeError, IndexError, AttributeError) as exc:
+        if type(exc).__name__ == "NotFittedError":
+            raise ModelFileError(f"model {model.source} is not fitted; save the model after fit().") from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidDataError(
             f"model {model.source} cannot take images of shape (C, H, W) = {tuple(image_shape)} "

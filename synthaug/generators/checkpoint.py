@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -125,19 +126,25 @@ def load_checkpoint(directory: str | os.PathLike) -> dict[str, Any]:
             f"resume=True but there is no checkpoint at {path}. Fit once without resume "
             "(with checkpoint_dir set) to create one, or check checkpoint_dir."
         )
+    corrupt = (
+        f"{path}: cannot read the checkpoint ({{}}); it is corrupt or truncated. Delete it and "
+        "train without resume."
+    )
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(corrupt.format("not a torch.save archive"))
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        detail = next((line.strip() for line in str(exc).splitlines() if "GLOBAL" in line), None)
+        if detail is None:
+            raise ModelFileError(corrupt.format("unreadable pickle stream")) from None
         raise ModelFileError(
             f"{path}: refused to load: it holds objects other than tensors and plain data "
-            f"({str(exc).splitlines()[0]}). synthaug never unpickles code; delete the file and "
-            "train again."
+            f"({detail}). synthaug never unpickles code; delete the file and train again."
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError) as exc:
-        raise ModelFileError(
-            f"{path}: cannot read the checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-            "it is corrupt or truncated. Delete it and train without resume."
-        ) from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelFileError(corrupt.format(first)) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ModelFileError(
             f"{path}: not a synthaug GAN checkpoint. Delete it and train without resume."

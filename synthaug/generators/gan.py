@@ -370,8 +370,8 @@ class ConditionalGAN(BaseEstimator):
         image_shape = tuple(int(s) for s in X.shape[1:])
         pairs = self._build_pairs(seed, len(classes), image_shape, device)
 
-        images = torch.from_numpy(X).to(device)  # (N, C, H, W): the whole set lives on the device
-        labels = torch.from_numpy(y_idx).to(device)  # (N,)
+        images = torch.tensor(X, device=device)  # (N, C, H, W): the whole set lives on the device
+        labels = torch.tensor(y_idx, device=device)  # (N,)
         if self.strategy == "conditional":
             data = [(images, labels)]
         else:

@@ -353,8 +353,8 @@ class Trainer:
             self._last = self._snapshot()
             if pair.streak == 0:
                 good = self._last
-            bar.update(1)
             bar.set_postfix(loss_d=f"{loss_d:.3f}", loss_g=f"{loss_g:.3f}", refresh=False)
+            bar.update(1)
             if self.epoch % self.checkpoint_every == 0 and self.epoch < self.cfg.epochs:
                 self._checkpoint(self._last)
         if self.pair_index + 1 < len(self.pairs):  # per-class: a checkpoint after each class

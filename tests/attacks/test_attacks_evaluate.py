@@ -16,12 +16,12 @@ GRID = (0.0, 0.1, 0.3)
 class _PredictOnly:
     """A gradient-free model: wraps a network behind predict()."""
 
-    def __init__(self, module):
-        self.module = module
+    def __init__(self, net):
+        self.net = net
 
     def predict(self, X):
         with torch.no_grad():
-            return self.module(torch.tensor(X)).argmax(1).numpy()
+            return self.net(torch.tensor(X)).argmax(1).numpy()
 
 
 def test_white_box_table(trained_model, attack_data):
@@ -99,3 +99,12 @@ def test_model_without_predict_or_gradients_is_refused(attack_data):
     images, labels = attack_data
     with pytest.raises(ConfigError, match="predict"):
         evaluate_robustness(object(), images, labels)
+
+
+def test_loaded_model_with_gradients_is_attacked_white_box(trained_model, attack_data):
+    from synthaug.classifiers import LoadedModel
+
+    images, labels = attack_data
+    loaded = LoadedModel("python", "test", module=trained_model)
+    df = evaluate_robustness(loaded, images, labels, eps_grid=(0.3,), corruptions=(), random_state=0)
+    assert set(df["kind"]) == {"clean", "adversarial"}

@@ -80,6 +80,9 @@ def test_string_labels_and_sizes_and_channels():
     assert list(clf.classes_) == ["cat", "dog"]
     assert set(clf.predict(ds.images)) <= {"cat", "dog"}
     assert clf.image_shape_ == (3, 64, 64)
+    scores = clf.decision_function(ds.images)  # binary: scikit-learn's 1-D convention
+    assert scores.shape == (len(y),)
+    np.testing.assert_array_equal(clf.classes_[(scores > 0).astype(int)], clf.predict(ds.images))
 
 
 def test_save_load_round_trip_without_pickle(fitted_cnn, toy_test, tmp_path):

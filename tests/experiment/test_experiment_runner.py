@@ -16,7 +16,9 @@ from synthaug.experiment import runner as runner_mod
 
 # Tiny models: the GAN and CNN only need to run, not to be good.
 TINY = dict(gan_model="vanilla", gan_epochs=1, gan_batch_size=16, cnn_epochs=1, cnn_batch_size=16,
-            quality_max_samples=30, device="cpu", robust_max_test=12)
+            quality_max_samples=30, device="cpu", robust_max_test=12,
+            classifier_params={"logreg": {"max_iter": 100},
+                               "random_forest": {"n_estimators": 5}})
 
 
 def toy(n=10, seed=0):
@@ -54,7 +56,7 @@ def test_own_splits_are_used_and_synthetic_rows_dropped():
 def test_results_have_one_row_per_seed_arm_ratio_size_classifier():
     cfg = ExperimentConfig(seeds=(0, 1), train_sizes=(4, "all"), arms=("real", "classic", "smote", "gan"),
                            ratios=(0.5, 2.0), classifiers=("logreg", "random_forest"), quality=False,
-                           classifier_params={"random_forest": {"n_estimators": 5}}, **TINY)
+                           **TINY)
     report = run_experiment(toy(10), cfg)
     r = report.results
     # per (seed, size): real, classic, smote, gan x 2 ratios = 5 conditions; x 2 classifiers
@@ -143,7 +145,7 @@ def test_robustness_tidy_table_and_adversarial_arms():
                            quality=False, robustness=True, robust_eps_grid=("4/255",),
                            robust_pgd_steps=2, robust_corruptions=("contrast",), robust_severities=(2,),
                            **TINY)
-    report = run_experiment(toy(8), cfg)
+    report = run_experiment(toy(20), cfg)  # 15 test images, 12 scored for robustness
     r = report.results
     assert set(r.loc[r["arm"] == "adv_real", "classifier"]) == {"cnn"}  # CNN only
     rb = report.robustness

@@ -1,0 +1,173 @@
+"""``synthaug robustness``: accuracy of any classifier under attacks, corruptions and a GAN stress set."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..exceptions import ConfigError
+from ._common import positive, staged_output, write_config_json
+
+DEFAULT_EPS = "0,1/255,2/255,4/255,8/255"
+
+
+def parse_eps(text: str) -> list[float]:
+    """``"0,1/255,0.01"`` -> floats in [0, 1]; ConfigError naming --eps otherwise."""
+    values = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            value = float(Fraction(part))
+        except (ValueError, ZeroDivisionError):
+            raise ConfigError(
+                f"--eps: {part!r} is not a number; give a comma list such as {DEFAULT_EPS} "
+                "(pixel units in [0, 1]; 8/255 is eight grey levels)."
+            ) from None
+        if not 0 <= value <= 1:
+            raise ConfigError(
+                f"--eps: {part} is outside [0, 1]; eps is in pixel units, e.g. 8/255 rather than 8."
+            )
+        values.append(value)
+    if not values:
+        raise ConfigError(f"--eps: no values given; e.g. --eps {DEFAULT_EPS}.")
+    return sorted(set(values))
+
+
+def _names(flag: str, text: str, valid: tuple[str, ...]) -> list[str]:
+    names = [v.strip().lower() for v in text.split(",") if v.strip()]
+    for name in names:
+        if name not in valid:
+            raise ConfigError(f"{flag}: unknown name {name!r}; choose from {', '.join(valid)}.")
+    return names
+
+
+def _severities(text: str) -> list[int]:
+    try:
+        values = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        raise ConfigError(f"--severities: expected integers 1..5 such as 1,3,5, got {text!r}.") from None
+    if not values or not all(0 <= v <= 5 for v in values):
+        raise ConfigError(f"--severities: expected integers from 0 to 5 such as 1,3,5, got {text!r}.")
+    return values
+
+
+@click.command("robustness")
+@click.argument("data")
+@click.option("--model", "model_spec", required=True,
+              help="The classifier: a TorchScript file, module:function returning a torch.nn.Module, a "
+                   "folder saved by CNNClassifier.save, or a joblib file of a scikit-learn model "
+                   "(with --trust-pickle).")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder for the report.")
+@click.option("--trust-pickle", is_flag=True,
+              help="Allow loading a pickle/joblib model. Unpickling runs code from the file: only for files "
+                   "you trust.")
+@click.option("--eps", "eps_text", default=DEFAULT_EPS, show_default=True,
+              help="Comma-separated L-inf radii in [0, 1] pixel units; fractions like 8/255 are fine.")
+@click.option("--attacks", "attacks_text", default="fgsm,pgd", show_default=True,
+              help="Comma-separated attacks (fgsm, pgd); empty for none.")
+@click.option("--pgd-steps", type=int, default=10, show_default=True, help="PGD iterations.")
+@click.option("--corruptions/--no-corruptions", default=True, show_default=True,
+              help="Also score gaussian_noise, blur, contrast and brightness.")
+@click.option("--severities", "severities_text", default="1,3,5", show_default=True,
+              help="Corruption severities (1..5).")
+@click.option("--generator", "generator_dir", type=click.Path(path_type=Path), default=None,
+              help="A trained generator (the output folder of 'synthaug train'): its samples are an extra "
+                   "labelled stress set.")
+@click.option("--n-stress", type=int, default=50, show_default=True, help="Generated images per class.")
+@click.option("--surrogate-epochs", type=int, default=15, show_default=True,
+              help="Epochs of the surrogate CNN used to attack models without gradients.")
+@click.option("--max-samples", type=int, default=1000, show_default=True,
+              help="Evaluate a stratified subsample of at most N images (0: all).")
+@click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option("--image-size", type=int, default=None, help="Resize images to N x N when loading.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--overwrite", is_flag=True, help="Replace a non-empty --out folder.")
+def robustness(data: str, model_spec: str, out: Path, trust_pickle: bool, eps_text: str, attacks_text: str,
+               pgd_steps: int, corruptions: bool, severities_text: str, generator_dir: Path | None,
+               n_stress: int, surrogate_epochs: int, max_samples: int, batch_size: int,
+               image_size: int | None, seed: int, device: str, overwrite: bool) -> None:
+    """Measure how robust a trained classifier is: FGSM and PGD attacks over an eps grid,
+    common corruptions, and optionally a stress set of GAN samples. Writes tables, plots
+    and a report to --out.
+
+    DATA (builtin:digits, an .npz, a folder or a CSV manifest) supplies labelled images;
+    its test split is used when it has one, otherwise every image. Models without
+    gradients (scikit-learn) are attacked through a surrogate CNN (transfer attacks).
+
+    \b
+    Examples:
+      synthaug robustness data.npz --model model.pt --out runs/robust
+      synthaug robustness data.npz --model mymodels:build --eps 0,2/255,8/255 --out runs/r
+      synthaug robustness data.npz --model clf.joblib --trust-pickle --out runs/r
+    """
+    from ..attacks import ATTACK_NAMES, CORRUPTIONS
+
+    eps_grid = parse_eps(eps_text)
+    attacks = _names("--attacks", attacks_text, ATTACK_NAMES)
+    severities = _severities(severities_text) if corruptions else []
+    for flag, value in (("--pgd-steps", pgd_steps), ("--n-stress", n_stress),
+                        ("--surrogate-epochs", surrogate_epochs), ("--batch-size", batch_size),
+                        ("--image-size", image_size)):
+        positive(flag, value)
+    positive("--max-samples", max_samples, allow_zero=True)
+
+    from ._common import check_output_dir
+
+    check_output_dir(out, overwrite)  # before any slow work
+    from ..classifiers import load_model
+    from ..data import load_dataset
+
+    dataset = load_dataset(data, image_size=image_size)
+    model = load_model(model_spec, trust_pickle=trust_pickle, device=device)
+    generator = None
+    if generator_dir is not None:
+        generator = _load_generator(generator_dir, device)
+
+    click.echo(
+        f"Robustness of {model_spec} ({model.kind}, {'white box' if model.has_gradients else 'transfer'}) "
+        f"on {data}: {len(dataset)} images, {dataset.n_classes} classes.",
+        err=True,
+    )
+    from ..experiment.robustness import run_robustness, summary_lines, write_robustness_report
+
+    result = run_robustness(
+        dataset, model, eps_grid=eps_grid, attacks=attacks,
+        corruptions=CORRUPTIONS if corruptions else (), severities=severities, pgd_steps=pgd_steps,
+        surrogate_epochs=surrogate_epochs, stress_generator=generator, n_stress=n_stress,
+        max_samples=max_samples or None, batch_size=batch_size, random_state=seed,
+    )
+    options: dict[str, Any] = {
+        "data": data, "model": model_spec, "out": out, "trust_pickle": trust_pickle, "eps": eps_grid,
+        "attacks": attacks, "pgd_steps": pgd_steps, "corruptions": corruptions, "severities": severities,
+        "generator": generator_dir, "n_stress": n_stress, "surrogate_epochs": surrogate_epochs,
+        "max_samples": max_samples, "batch_size": batch_size, "image_size": image_size, "seed": seed,
+        "device": device, "overwrite": overwrite,
+    }
+    with staged_output(out, overwrite) as tmp:
+        write_robustness_report(result, tmp)
+        write_config_json(tmp, {**options, "resolved": result.config, "notes": result.notes}, "robustness")
+
+    for line in summary_lines(result):
+        click.echo(line)
+    for note in result.notes:
+        click.echo(f"Note: {note}", err=True)
+    click.echo(f"Report: {out / 'report.html'} (also report.md, robustness.csv, per_class.csv).")
+
+
+def _load_generator(generator_dir: Path, device: str):
+    """MODEL_DIR may be the output of train/augment (holding model/) or the model folder itself."""
+    from ..exceptions import ModelFileError
+    from ..generators import ConditionalGAN
+
+    generator_dir = Path(generator_dir)
+    candidate = generator_dir / "model" if (generator_dir / "model").is_dir() else generator_dir
+    if not candidate.is_dir():
+        raise ModelFileError(
+            f"--generator {generator_dir}: no such folder; pass the output folder of 'synthaug train'."
+        )
+    return ConditionalGAN.load(candidate, device=device)

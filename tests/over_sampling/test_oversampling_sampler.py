@@ -1,0 +1,147 @@
+"""GANOverSampler: counts, row order, layouts and dtypes, cloning, imblearn Pipeline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from synthaug.exceptions import ConfigError, InvalidDataError
+from synthaug.generators import ConditionalGAN
+from synthaug.over_sampling import GANOverSampler
+
+
+def tiny_gan(**kw):
+    return ConditionalGAN(**{"epochs": 1, "width": 8, "latent_dim": 8, "batch_size": 16,
+                             "random_state": 0, "device": "cpu", **kw})
+
+
+@pytest.fixture(scope="module")
+def imbalanced():
+    from synthaug.data.toy import make_toy_images
+
+    ds = make_toy_images([12, 4, 8], n_classes=3, image_size=8, random_state=0)
+    return ds.images, ds.labels  # (24, 1, 8, 8), counts 12 / 4 / 8
+
+
+def test_auto_balances_and_keeps_real_rows_first(imbalanced):
+    X, y = imbalanced
+    sampler = GANOverSampler(generator=tiny_gan(), random_state=0)
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert sampler.sampling_strategy_ == {0: 0, 1: 8, 2: 4}
+    assert X_res.shape == (36, 1, 8, 8) and X_res.dtype == np.float32
+    np.testing.assert_array_equal(X_res[:24], X)
+    np.testing.assert_array_equal(y_res[:24], y)
+    np.testing.assert_array_equal(y_res[24:], [1] * 8 + [2] * 4)
+    assert np.bincount(y_res).tolist() == [12, 12, 12]
+    assert X_res.min() >= 0 and X_res.max() <= 1
+    assert y_res.dtype == y.dtype
+
+
+def test_dict_strategy_and_determinism(imbalanced):
+    X, y = imbalanced
+    make = lambda: GANOverSampler(generator=tiny_gan(), sampling_strategy={1: 6}, random_state=3)  # noqa: E731
+    X1, y1 = make().fit_resample(X, y)
+    X2, y2 = make().fit_resample(X, y)
+    assert len(y1) == 26 and y1[24:].tolist() == [1, 1]
+    np.testing.assert_array_equal(X1, X2)
+
+
+def test_generator_is_cloned_not_mutated(imbalanced):
+    X, y = imbalanced
+    gan = tiny_gan()
+    sampler = GANOverSampler(generator=gan, random_state=0)
+    sampler.fit_resample(X, y)
+    assert not hasattr(gan, "generators_")
+    assert sampler.generator_ is not gan
+    assert sampler.generator_.get_params() == gan.get_params()
+    assert hasattr(sampler.generator_, "generators_")
+
+
+def test_default_generator_uses_random_state(imbalanced, monkeypatch):
+    X, y = imbalanced
+    seen = {}
+    real_fit = ConditionalGAN.fit
+
+    def fit(self, X, y, **kw):  # keep the default test fast: record params, train 1 tiny epoch
+        seen.update(self.get_params())
+        self.set_params(epochs=1, width=8, latent_dim=8)
+        return real_fit(self, X, y, **kw)
+
+    monkeypatch.setattr(ConditionalGAN, "fit", fit)
+    GANOverSampler(random_state=11, sampling_strategy="minority").fit_resample(X, y)
+    assert seen["random_state"] == 11 and seen["model"] == "dcgan"
+
+
+@pytest.mark.parametrize("layout", ["nchw", "nhw", "flat"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8])
+def test_layouts_and_dtypes_round_trip(imbalanced, layout, dtype):
+    X, y = imbalanced
+    if dtype == np.uint8:
+        Xin = np.rint(X * 255).astype(np.uint8)
+    else:
+        Xin = X.astype(dtype)
+    Xin = {"nchw": Xin, "nhw": Xin[:, 0], "flat": Xin.reshape(len(Xin), -1)}[layout]
+    X_res, y_res = GANOverSampler(generator=tiny_gan(), sampling_strategy="minority").fit_resample(Xin, y)
+    assert X_res.dtype == Xin.dtype
+    assert X_res.shape == (len(Xin) + 8, *Xin.shape[1:])
+    np.testing.assert_array_equal(X_res[: len(Xin)], Xin)
+    if dtype == np.uint8:
+        assert X_res[len(Xin):].max() <= 255
+    else:
+        assert 0 <= X_res.min() and X_res.max() <= 1
+
+
+def test_flat_rgb_needs_image_shape(imbalanced):
+    X, y = imbalanced
+    rgb = np.repeat(X, 3, axis=1)  # (24, 3, 8, 8)
+    flat = rgb.reshape(len(rgb), -1)  # 192 features: not a square
+    with pytest.raises(ConfigError, match="192 features, which is not a square grayscale image"):
+        GANOverSampler(generator=tiny_gan()).fit_resample(flat, y)
+    with pytest.raises(ConfigError, match=r"image_shape=\(3, 4, 4\) does not fit X's 192 features"):
+        GANOverSampler(generator=tiny_gan(), image_shape=(3, 4, 4)).fit_resample(flat, y)
+    X_res, _ = GANOverSampler(generator=tiny_gan(), image_shape=(3, 8, 8),
+                              sampling_strategy={1: 5}).fit_resample(flat, y)
+    assert X_res.shape == (25, 192)
+
+
+def test_bad_inputs(imbalanced):
+    X, y = imbalanced
+    with pytest.raises(InvalidDataError, match="X has dtype int64; expected float values in"):
+        GANOverSampler().fit_resample(X.astype(np.int64), y)
+    with pytest.raises(InvalidDataError, match="y has shape"):
+        GANOverSampler().fit_resample(X, y[:-1])
+    with pytest.raises(ConfigError, match="generator must be a ConditionalGAN or None, got str"):
+        GANOverSampler(generator="dcgan").fit_resample(X, y)
+
+
+def test_nothing_to_add_returns_copy(imbalanced):
+    X, y = imbalanced
+    sampler = GANOverSampler(generator=tiny_gan(), sampling_strategy={0: 12})
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert sampler.generator_ is None
+    np.testing.assert_array_equal(X_res, X)
+    assert X_res is not X
+
+
+def test_fit_resolves_strategy_without_training(imbalanced):
+    X, y = imbalanced
+    sampler = GANOverSampler(generator=tiny_gan()).fit(X, y)
+    assert sampler.sampling_strategy_ == {0: 0, 1: 8, 2: 4}
+    assert not hasattr(sampler, "generator_")
+
+
+def test_in_imblearn_pipeline(imbalanced):
+    pipeline = pytest.importorskip("imblearn.pipeline")
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = imbalanced
+    flat = X.reshape(len(X), -1)
+    pipe = pipeline.Pipeline([
+        ("gan", GANOverSampler(generator=tiny_gan(), random_state=0)),
+        ("clf", LogisticRegression(max_iter=500)),
+    ])
+    pipe.fit(flat, y)
+    pred = pipe.predict(flat)
+    assert pred.shape == y.shape
+    assert (pred == y).mean() > 0.9  # the toy classes are separable
+    assert pipe.named_steps["gan"].sampling_strategy_ == {0: 0, 1: 8, 2: 4}
