@@ -109,7 +109,10 @@ def plot_metric_vs_ratio(summary: pd.DataFrame, metric: str, train_size: str) ->
         if not gan.empty:
             ax.plot(gan["ratio"], gan["mean"], "o-", color=_ARM_COLOURS["gan"], label="gan")
             ax.fill_between(gan["ratio"], gan["ci_low"], gan["ci_high"], color=_ARM_COLOURS["gan"], alpha=0.2)
-        others = [a for a in dict.fromkeys(c["arm"]) if a not in ("real", "gan")]
+        # Arms without synthetic images (adv_real) are reference lines, like real.
+        for arm, part in c[(c["ratio"] == 0) & (c["arm"] != "real")].groupby("arm", sort=False):
+            ax.axhline(part["mean"].iloc[0], color=_ARM_COLOURS.get(arm), lw=1.2, ls="--", label=arm)
+        others = [a for a in dict.fromkeys(c.loc[c["ratio"] != 0, "arm"]) if a not in ("real", "gan")]
         for i, arm in enumerate(others):
             part = c[c["arm"] == arm].dropna(subset=["ratio"])
             if part.empty:

@@ -206,9 +206,11 @@ class Report:
     robustness_summary : DataFrame
         :func:`summarize_robustness` of ``robustness``.
     quality : DataFrame
-        Fidelity per (seed, train size) and class: Fréchet distance, precision, recall,
-        density, coverage in the feature space of a CNN trained on the real training
-        split, plus ``trts_accuracy`` (that CNN's accuracy on the synthetic images).
+        Fidelity per (seed, train size) and class (``class="all"`` first): Fréchet
+        distance, precision, recall, density and coverage of the synthetic images against
+        the real test images, in the feature space of a CNN trained on the real training
+        subsample (never on test rows), plus ``trts_accuracy``: that CNN's accuracy on
+        the synthetic images (train on real, test on synthetic).
     memorisation : DataFrame
         One row per (seed, train size): nearest-training-image distances of synthetic
         images against those of real test images, and the near-copies flagged. A sanity

@@ -32,12 +32,12 @@ import sys
 import time
 import zlib
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..exceptions import ConfigError, InvalidDataError
+from ..exceptions import ConfigError, InvalidDataError, TrainingDivergedError
 from ..data.dataset import ImageDataset
 from .config import ADV_ARMS, ExperimentConfig
 from .report import METRICS, Report, summarize_results, summarize_robustness
@@ -186,9 +186,7 @@ def _sample(gan, labels: np.ndarray, random_state: int) -> np.ndarray:
     """``(len(labels), C, H, W)`` synthetic images for the requested labels."""
     if len(labels) == 0:
         return np.zeros((0, *gan.image_shape_), np.float32)
-    out = gan.sample(labels, random_state=random_state)
-    if isinstance(out, tuple):  # (images, labels)
-        out = out[0]
+    out = gan.sample(labels, random_state=random_state)  # (n, C, H, W)
     return np.clip(np.asarray(out, np.float32), 0.0, 1.0)
 
 
@@ -254,7 +252,7 @@ def _smote(X: np.ndarray, y: np.ndarray, n_extra: dict, k_neighbors: int, random
     return xs, np.concatenate(extra_y)
 
 
-def _n_synthetic(y: np.ndarray, n_classes: int, *, ratio: float | None = None,
+def _n_synthetic(y: np.ndarray, *, ratio: float | None = None,
                  balance: bool = False) -> dict[int, int]:
     from ..over_sampling import n_synthetic_per_class
 
@@ -272,12 +270,19 @@ def _prepare(seed: int, size: int | str, X_train: np.ndarray, y_train: np.ndarra
     X_sub, y_sub = X_train[sub], y_train[sub]
     out: dict[str, Any] = {"seed": seed, "train_size": key, "subsample": sub, "synthetic": {},
                            "history": None, "quality": None, "memorisation": None,
-                           "sample_grid": None, "neighbour_grid": None, "seconds": {}}
+                           "sample_grid": None, "neighbour_grid": None, "seconds": {}, "notes": []}
     if not config.needs_generator():
         return out
     t0 = time.perf_counter()
     gan = _make_generator(config, derive_seed(seed, "gan", key))
-    gan.fit(X_sub, y_sub)  # the training subsample only: never a val or test row
+    try:
+        gan.fit(X_sub, y_sub)  # the training subsample only: never a val or test row
+    except TrainingDivergedError as exc:
+        # One diverged generator should not sink the whole study: its arms are left out
+        # for this seed and size, and the report says so.
+        log.warning("seed %d, train size %s: %s; its GAN arms are skipped.", seed, key, exc)
+        out["notes"] = [f"seed {seed}, train size {key}: generator diverged, GAN arms skipped"]
+        return out
     out["seconds"]["gan_fit"] = time.perf_counter() - t0
     history = getattr(gan, "history_", None)
     if isinstance(history, pd.DataFrame) and not history.empty:
@@ -289,15 +294,15 @@ def _prepare(seed: int, size: int | str, X_train: np.ndarray, y_train: np.ndarra
 
     if "gan" in arms:
         for r in config.ratios:
-            out["synthetic"][("gan", r)] = draw(f"ratio={r!r}", _n_synthetic(y_sub, n_classes, ratio=r))
+            out["synthetic"][("gan", r)] = draw(f"ratio={r!r}", _n_synthetic(y_sub, ratio=r))
     if "gan_balance" in arms:
-        out["synthetic"][("gan_balance", None)] = draw("balance", _n_synthetic(y_sub, n_classes, balance=True))
+        out["synthetic"][("gan_balance", None)] = draw("balance", _n_synthetic(y_sub, balance=True))
     if any(a in arms for a in ("gan_classic", "tstr", "adv_gan")):
         mix = config.mix_ratio
         if ("gan", mix) in out["synthetic"]:
             out["synthetic"][("mix", mix)] = out["synthetic"][("gan", mix)]
         else:
-            out["synthetic"][("mix", mix)] = draw(f"ratio={mix!r}", _n_synthetic(y_sub, n_classes, ratio=mix))
+            out["synthetic"][("mix", mix)] = draw(f"ratio={mix!r}", _n_synthetic(y_sub, ratio=mix))
     if config.quality or want_grids:
         per_class = max(6, math.ceil(config.quality_max_samples / n_classes))
         classes = np.unique(y_sub)
@@ -366,13 +371,17 @@ def _training_set(arm: str, ratio: float | None, seed: int, key: str, X_sub, y_s
         return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int64)
 
     real = (X_sub, y_sub)
+    needs = {"gan": ("gan", ratio), "gan_balance": ("gan_balance", None)}.get(
+        arm, ("mix", config.mix_ratio))
+    if arm in ("gan", "gan_balance", "gan_classic", "tstr", "adv_gan") and needs not in syn:
+        return None  # this seed's generator diverged
     if arm in ("real", "adv_real"):
         return X_sub, y_sub, 0
     if arm == "classic":
         aug = classic(X_sub)
         return (*stack(real, aug), len(aug[0]))
     if arm == "smote":
-        extra = _smote(X_sub, y_sub, _n_synthetic(y_sub, n_classes, ratio=ratio),
+        extra = _smote(X_sub, y_sub, _n_synthetic(y_sub, ratio=ratio),
                        config.smote_k_neighbors, derive_seed(seed, "smote", key))
         if extra is None:
             return None
@@ -576,6 +585,10 @@ def run_experiment(dataset: ImageDataset | str | None, config: ExperimentConfig,
         robust.extend(rb)
         bar.update(1)
     bar.close()
+    balance_rows = [r for r in rows if r["arm"] == "gan_balance"]
+    if balance_rows and all(r["n_train_synthetic"] == 0 for r in balance_rows):
+        notes.append("gan_balance added no images: the training classes are already balanced, "
+                     "so it equals real")
     if "smote" in arms and not any(r["arm"] == "smote" for r in rows):
         notes.append("smote arm skipped: imbalanced-learn could not be imported in the workers")
 
@@ -590,6 +603,8 @@ def run_experiment(dataset: ImageDataset | str | None, config: ExperimentConfig,
     histories = [p["history"] for p in prep_list if p["history"] is not None]
     qualities = [p["quality"] for p in prep_list if p["quality"] is not None]
     mems = [p["memorisation"] for p in prep_list if p["memorisation"] is not None]
+    for p in prep_list:
+        notes.extend(p["notes"])
     timings = {"total": time.perf_counter() - t_start}
     for p in prep_list:
         for k, v in p["seconds"].items():

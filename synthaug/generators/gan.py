@@ -94,12 +94,16 @@ class ConditionalGAN(BaseEstimator):
         ``bce`` uses the non-saturating generator loss.
     latent_dim : int, default 64
         Size of the noise vector z.
-    epochs : int, default 150
-        Passes over the training set (per class for ``per-class``).
+    epochs : int, default 40
+        Passes over the training set (per class for ``per-class``). The defaults were
+        tuned on scikit-learn's digits (1797 images of 8 x 8): 40 epochs reach ~99%
+        label agreement with a classifier trained on real digits. Much smaller sets
+        have fewer steps per epoch and may need more epochs.
     batch_size : int, default 64
         Real images per step (the last incomplete batch of an epoch is dropped).
-    lr_g, lr_d : float, default 2e-4
-        Adam learning rates of the generator and the discriminator.
+    lr_g, lr_d : float, default 5e-4 and 1e-3
+        Adam learning rates of the generator and the discriminator (TTUR: the
+        discriminator learns faster).
     betas : (float, float), default (0.5, 0.999)
         Adam betas for both networks.
     width : int, default 32
@@ -112,6 +116,8 @@ class ConditionalGAN(BaseEstimator):
         DiffAugment policies, comma-separated; ``None`` or ``""`` disables.
     ema_decay : float or None, default 0.999
         Decay of the EMA of the generator's weights used for sampling; None disables.
+        The decay in effect at step t is ``min(ema_decay, (1 + t) / (10 + t))``, so
+        short runs are not dominated by the initial weights.
     device : str, default "auto"
         ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
     random_state : int, numpy Generator or None
@@ -148,6 +154,22 @@ class ConditionalGAN(BaseEstimator):
     images_per_second_ : float
         Real training images processed per second of training.
 
+    Notes
+    -----
+    Divergence: an epoch with a NaN/inf loss, or ``COLLAPSE_PATIENCE`` (3) epochs in a
+    row in which the discriminator wins outright (mean D(x) - mean D(G(z)) > 0.99 or
+    its loss < 1e-3), rolls the pair back to its last healthy epoch with both
+    learning rates halved (recorded in ``rollbacks_`` and in the ``lr_*`` columns of
+    ``history_``). Rollbacks are counted per network pair. With ``per-class``, an
+    unrecoverable divergence stops training: the classes after the failing one keep
+    their untrained generators.
+
+    Resume: every epoch draws its random numbers from a generator seeded by
+    ``(seed, pair, epoch, rollbacks)``, so a run interrupted and resumed from its
+    checkpoint ends with exactly the weights of an uninterrupted run. (One corner is
+    not covered: a rollback after a resume that would have gone back to an epoch before
+    the interruption goes back to the resumed epoch instead.)
+
     Examples
     --------
     >>> from synthaug.data.toy import make_toy_images
@@ -164,10 +186,10 @@ class ConditionalGAN(BaseEstimator):
         strategy: str = "conditional",
         loss: str = "hinge",
         latent_dim: int = 64,
-        epochs: int = 150,
+        epochs: int = 40,
         batch_size: int = 64,
-        lr_g: float = 2e-4,
-        lr_d: float = 2e-4,
+        lr_g: float = 5e-4,
+        lr_d: float = 1e-3,
         betas: tuple[float, float] = (0.5, 0.999),
         width: int = 32,
         spectral_norm: bool = True,

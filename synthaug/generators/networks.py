@@ -133,6 +133,8 @@ def _init_weights(module: nn.Module, generator: torch.Generator) -> None:
 class VanillaGenerator(nn.Module):
     """MLP generator: ``[z, embed(y)] -> hidden -> C*H*W`` through a sigmoid.
 
+    The label embedding is initialised at unit scale, like z (see ``build_generator``).
+
     Shape
     -----
     z : ``(B, latent_dim)``; y : ``(B,)`` int64 (ignored when unconditional).
@@ -160,7 +162,11 @@ class VanillaGenerator(nn.Module):
 
 
 class VanillaDiscriminator(nn.Module):
-    """MLP discriminator: ``[flatten(x), one_hot(y)] -> hidden -> logit``.
+    """MLP discriminator: ``[flatten(x), one_hot(y)] -> hidden -> phi``, plus a projection term.
+
+    The label enters twice: concatenated to the input (Mirza & Osindero, 2014) and
+    through a projection head ``<embed(y), phi>`` (Miyato & Koyama, 2018), which gives
+    it a direct path to the logit.
 
     Shape
     -----
@@ -177,14 +183,19 @@ class VanillaDiscriminator(nn.Module):
             nn.LeakyReLU(0.2),
             nn.Linear(8 * width, 4 * width),
             nn.LeakyReLU(0.2),
-            nn.Linear(4 * width, 1),
         )
+        self.linear = nn.Linear(4 * width, 1)
+        self.embed = nn.Embedding(n_classes, 4 * width) if n_classes > 0 else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = x.flatten(1)  # (B, C*H*W)
         if self.n_classes > 0:
-            h = torch.cat([h, F.one_hot(y, self.n_classes).to(h.dtype)], dim=1)
-        return self.net(h).squeeze(1)  # (B,)
+            h = torch.cat([h, F.one_hot(y, self.n_classes).to(h.dtype)], dim=1)  # (B, C*H*W + K)
+        phi = self.net(h)  # (B, F)
+        out = self.linear(phi).squeeze(1)  # (B,)
+        if self.embed is not None:
+            out = out + (self.embed(y) * phi).sum(dim=1)  # projection term
+        return out
 
 
 # ----------------------------------------------------------------------- DCGAN
@@ -283,6 +294,12 @@ def build_generator(
         net = _GENERATORS[model](latent_dim, n_classes, tuple(image_shape), width)
     net = net.to_empty(device=device)
     _init_weights(net, generator)
+    if isinstance(net, VanillaGenerator) and net.embed is not None:
+        # Without BatchNorm, a 0.02-scale label code drowns in unit-variance noise and the
+        # MLP learned to ignore the label; give it the same scale as z.
+        with torch.no_grad():
+            net.embed.weight.copy_(torch.randn(net.embed.weight.shape, generator=generator,
+                                               device=generator.device))
     return net
 
 

@@ -218,3 +218,25 @@ def test_rejects_bad_inputs():
     tiny = toy(2)
     with pytest.raises(InvalidDataError, match="at least 3 per class"):
         run_experiment(tiny, ExperimentConfig(arms=("real",), classifiers=("logreg",), quality=False))
+
+
+def test_diverged_generator_skips_its_gan_arms_only(monkeypatch):
+    from synthaug.exceptions import TrainingDivergedError
+    from synthaug.generators import ConditionalGAN
+
+    original_fit = ConditionalGAN.fit
+    first = runner_mod.derive_seed(0, "gan", "all")
+
+    def flaky_fit(self, X, y, *args, **kwargs):
+        if self.random_state == first:  # seed 0 diverges, seed 1 trains
+            raise TrainingDivergedError("loss became NaN")
+        return original_fit(self, X, y, *args, **kwargs)
+
+    monkeypatch.setattr(ConditionalGAN, "fit", flaky_fit)
+    cfg = ExperimentConfig(seeds=(0, 1), arms=("real", "gan", "tstr"), ratios=(1.0,),
+                           classifiers=("logreg",), quality=False, **TINY)
+    report = run_experiment(toy(8), cfg)
+    r = report.results
+    assert set(r.loc[r["seed"] == 0, "arm"]) == {"real"}
+    assert set(r.loc[r["seed"] == 1, "arm"]) == {"real", "gan", "tstr"}
+    assert any("diverged" in n for n in report.info["notes"])

@@ -27,7 +27,8 @@ def label_agreement(gan, X, y, n_per_class=50):
 def test_digits_samples_carry_their_label_fast():
     """Three digit classes, a short run: clearly above chance (1/3)."""
     X, y = digits([0, 1, 7])
-    gan = ConditionalGAN(epochs=12, width=16, batch_size=32, ema_decay=None, random_state=0, device="cpu")
+    gan = ConditionalGAN(epochs=12, width=16, batch_size=32, lr_g=1e-3, lr_d=1e-3, ema_decay=None,
+                         random_state=0, device="cpu")
     gan.fit(X, y)
     assert label_agreement(gan, X, y) > 0.75
 
