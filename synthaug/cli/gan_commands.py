@@ -12,7 +12,7 @@ import click
 import numpy as np
 
 from ..exceptions import ConfigError, ModelFileError
-from ._common import positive, staged_output, write_config_json
+from ._common import check_output_dir, positive, staged_output, write_config_json
 
 MODEL_DIR_NAME = "model"
 
@@ -245,6 +245,7 @@ def train(data: str, out: Path, overwrite: bool, **opts: Any) -> None:
     only the train split is used. OUT receives model/, history.csv, samples.png and
     config.json.
     """
+    check_output_dir(out, overwrite)  # fail before the (possibly long) load
     dataset, train_set, _ = _load(data, opts["image_size"], opts["skip_bad_images"], opts["allow_outside_root"])
     ckpt = _checkpoint_dir(out)
     with staged_output(out, overwrite) as tmp:
@@ -297,6 +298,7 @@ def generate(model_dir: Path, out: Path, n_per_class: int, seed: int, device: st
     from ..generators import ConditionalGAN
 
     positive("--n-per-class", n_per_class)
+    check_output_dir(out, overwrite)
     gan = ConditionalGAN.load(_find_model_dir(model_dir), device=device)
     class_names = _class_names_of(gan, model_dir)
     labels = np.repeat(np.arange(len(gan.classes_)), n_per_class)
@@ -343,6 +345,7 @@ def augment(data: str, out: Path, overwrite: bool, ratio, balance, n_per_class, 
 
     positive("--ratio", ratio)
     positive("--n-per-class", n_per_class)
+    check_output_dir(out, overwrite)  # fail before the (possibly long) load
     dataset, train_set, skipped = _load(
         data, opts["image_size"], opts["skip_bad_images"], opts["allow_outside_root"]
     )
