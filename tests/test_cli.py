@@ -174,7 +174,7 @@ def _run_cli(args, **kwargs):
 
 def test_interrupted_run_resumes_to_the_same_result(toy_npz: Path, tmp_path: Path) -> None:
     """A real CLI process stopped by SIGINT mid-training resumes to an identical result."""
-    args = ["augment", toy_npz, "--epochs", "40", "--batch-size", "16", "--no-progress",
+    args = ["augment", toy_npz, "--epochs", "120", "--batch-size", "16", "--no-progress",
             "--seed", "3", "--checkpoint-every", "1", "--model", "vanilla"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     ref = subprocess.run([sys.executable, "-m", "synthaug", *map(str, args), "--out", str(tmp_path / "ref")],
@@ -207,3 +207,29 @@ def test_interrupted_run_resumes_to_the_same_result(toy_npz: Path, tmp_path: Pat
 
 def test_resume_without_checkpoint_is_refused(toy_npz: Path, tmp_path: Path) -> None:
     _fails(["augment", toy_npz, "--out", tmp_path / "o", "--resume", *FAST], "no checkpoint")
+
+
+def test_divergence_saves_the_last_healthy_model_and_says_where(toy_npz: Path, tmp_path: Path,
+                                                               monkeypatch) -> None:
+    from synthaug.generators import training
+
+    real_run_epoch = training.run_epoch
+    calls = {"n": 0}
+
+    def nan_after_first_epoch(*args, **kwargs):
+        stats, n_images = real_run_epoch(*args, **kwargs)
+        calls["n"] += 1
+        return ((float("nan"), *stats[1:]) if calls["n"] > 1 else stats), n_images
+
+    monkeypatch.setattr(training, "run_epoch", nan_after_first_epoch)
+    out = tmp_path / "out"
+    message = _fails(["augment", toy_npz, "--out", out, "--epochs", "4", "--batch-size", "16",
+                      "--no-progress", "--model", "vanilla"], "GAN training diverged at epoch 2")
+    kept = tmp_path / ".out.checkpoint" / "last_healthy_model"
+    assert str(kept) in message.replace("\n", "") and "--epochs" in message
+    assert not out.exists()
+    monkeypatch.setattr(training, "run_epoch", real_run_epoch)
+    result = invoke("generate", kept, "--n-per-class", "2", "--out", tmp_path / "gen")
+    assert result.exit_code == 0, result.output
+    with np.load(tmp_path / "gen" / "synthetic.npz") as z:
+        assert len(z["labels"]) == 6

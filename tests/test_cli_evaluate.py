@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
 import pandas as pd
 from click.testing import CliRunner
 
@@ -64,3 +72,55 @@ def test_evaluate_bad_flag_value(tmp_path):
     result = CliRunner().invoke(cli, ["evaluate", "builtin:digits", "--out", str(tmp_path / "o"),
                                       "--train-sizes", "10,lots"])
     assert result.exit_code == 1 and "--train-sizes" in result.output and "'lots'" in result.output
+
+
+def _image_folder_with_a_broken_file(root):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls, level in (("a", 40), ("b", 200)):
+        (root / cls).mkdir(parents=True)
+        for i in range(8):
+            img = np.clip(level + rng.normal(0, 20, (8, 8)), 0, 255).astype(np.uint8)
+            Image.fromarray(img).save(root / cls / f"{i}.png")
+    (root / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    return root
+
+
+def test_evaluate_names_a_bad_image_and_can_skip_it(tmp_path):
+    data = _image_folder_with_a_broken_file(tmp_path / "imgs")
+    args = ["evaluate", str(data), "--arms", "real", "--classifiers", "logreg", "--seeds", "0",
+            "--no-quality", "--no-robustness", "--no-progress", "--n-jobs", "1"]
+    failed = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "o")])
+    # The hint names a flag that this command really has.
+    assert failed.exit_code == 1 and "broken.png" in failed.output and "--skip-bad-images" in failed.output
+    assert not (tmp_path / "o").exists()
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "o"), "--skip-bad-images"])
+    assert result.exit_code == 0, result.output
+    assert "Skipped 1 unreadable file(s)" in result.output and "broken.png" in result.output
+    config = json.loads((tmp_path / "o" / "config.json").read_text())
+    assert config["options"]["skip_bad_images"] is True
+
+
+def test_sigterm_stops_evaluate_cleanly(tmp_path):
+    """A real process sent SIGTERM (e.g. by a job scheduler) exits 130 and leaves no output."""
+    out = tmp_path / "eval"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "synthaug", "evaluate", "builtin:digits", "--out", str(out),
+         "--seeds", "0,1,2", "--no-progress", "--n-jobs", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    seen = []
+    for line in proc.stderr:  # wait until the command runs (past imports and loading)
+        seen.append(line)
+        if line.startswith("Evaluating"):
+            break
+    assert proc.poll() is None, "".join(seen)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    err = "".join(seen) + err
+    assert proc.returncode == 130, err
+    assert "Interrupted." in err and "Traceback" not in err
+    assert not out.exists() and not list(tmp_path.glob(".eval.tmp-*"))

@@ -165,3 +165,23 @@ def test_generator_stress_set(toy_npz, cnn, tmp_path):
     missing = _run([str(data), "--model", str(tmp_path / "clf"), "--out", str(tmp_path / "o2"),
                     "--generator", str(tmp_path / "nothing")])
     assert missing.exit_code == 1 and "--generator" in missing.output
+
+
+def test_bad_image_is_named_and_can_be_skipped(toy_npz, cnn, tmp_path):
+    from PIL import Image
+
+    _, train = toy_npz
+    root = tmp_path / "imgs"
+    for i, (img, label) in enumerate(zip(train.images_uint8(), train.labels)):
+        (root / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img[0]).save(root / str(label) / f"{i}.png")
+    (root / "1" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    cnn.save(tmp_path / "clf")
+    args = [str(root), "--model", str(tmp_path / "clf"), "--out", str(tmp_path / "o"), *FAST]
+    failed = _run(args)
+    assert failed.exit_code == 1 and "broken.png" in failed.output
+    assert "--skip-bad-images" in failed.output and not (tmp_path / "o").exists()
+    result = _run([*args, "--skip-bad-images"])
+    assert result.exit_code == 0, result.output
+    assert "Skipped 1 unreadable file(s)" in result.output
+    assert json.loads((tmp_path / "o" / "config.json").read_text())["options"]["skip_bad_images"] is True

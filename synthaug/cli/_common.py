@@ -11,10 +11,12 @@ import logging
 import os
 import platform
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import click
 
@@ -27,10 +29,15 @@ class SynthaugGroup(click.Group):
     """A click group that turns synthaug's own errors into a clean message and exit 1.
 
     Library errors (:class:`~synthaug.exceptions.SynthaugError`) become ``Error: ...``
-    on stderr with no traceback; Ctrl-C becomes ``Interrupted`` with exit 130.
+    on stderr with no traceback; Ctrl-C or SIGTERM becomes ``Interrupted`` with exit 130.
     """
 
     def invoke(self, ctx: click.Context) -> Any:
+        # SIGTERM (a job scheduler, `kill`) ends a command like Ctrl-C: staged output is
+        # removed, checkpoints are kept, exit 130. Only the main thread may set handlers.
+        in_main = threading.current_thread() is threading.main_thread()
+        if in_main:
+            previous = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
         try:
             return super().invoke(ctx)
         except SynthaugError as exc:
@@ -42,6 +49,13 @@ class SynthaugGroup(click.Group):
             raise click.ClickException(
                 "ran out of memory; use a smaller --batch-size, fewer images, or a smaller --image-size."
             ) from None
+        finally:
+            if in_main:
+                signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _sigterm_to_interrupt(signum, frame):  # pragma: no cover - exercised by a subprocess test
+    raise KeyboardInterrupt
 
 
 def package_versions() -> dict[str, str]:
@@ -95,8 +109,19 @@ def check_output_dir(out: Path, overwrite: bool, flag: str = "--out") -> None:
     probe = parent
     while not probe.exists():
         probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise OutputError(f"{flag} {out}: cannot write in {probe} (permission denied). Choose another path.")
+    if not probe.is_dir():
+        raise OutputError(f"{flag} {out}: {probe} is a file, not a folder. Choose another path.")
+    # Try to write, rather than ask os.access: root passes os.access on read-only folders
+    # and mounts, and ACLs or quotas can refuse what the mode bits allow.
+    try:
+        fd, name = tempfile.mkstemp(prefix=".synthaug-write-test-", dir=probe)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        reason = exc.strerror or "permission denied"
+        raise OutputError(
+            f"{flag} {out}: cannot write in {probe} ({reason.lower()}). Choose another path."
+        ) from None
 
 
 @contextlib.contextmanager
@@ -150,3 +175,41 @@ def setup_logging(verbose: bool) -> None:
         format="%(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+
+
+# ----------------------------------------------------------------------- data options
+def data_options(func: Callable) -> Callable:
+    """Options that say how DATA is read."""
+    for decorator in reversed(
+        [
+            click.option("--image-size", type=int, default=None,
+                         help="Resize every image to N x N (needed when sizes differ)."),
+            click.option("--skip-bad-images", is_flag=True,
+                         help="Skip unreadable image files (they are listed) instead of failing."),
+            click.option("--allow-outside-root", is_flag=True,
+                         help="Let a CSV manifest name files outside its own folder."),
+        ]
+    ):
+        func = decorator(func)
+    return func
+
+
+def load_data(data: str, image_size, skip_bad_images: bool = False, allow_outside_root: bool = False):
+    """Load DATA for a command; list skipped files; return ``(dataset, train split, skipped)``."""
+    from ..data import load_dataset_with_report
+
+    positive("--image-size", image_size)
+    dataset, skipped = load_dataset_with_report(
+        data,
+        image_size=image_size,
+        skip_bad_images=skip_bad_images,
+        allow_outside_root=allow_outside_root,
+    )
+    if skipped:
+        click.echo(f"Skipped {len(skipped)} unreadable file(s):", err=True)
+        for path in skipped[:20]:
+            click.echo(f"  {path}", err=True)
+        if len(skipped) > 20:
+            click.echo(f"  ... and {len(skipped) - 20} more", err=True)
+    train = dataset.get_split("train") if "train" in dataset.splits else dataset
+    return dataset, train, skipped

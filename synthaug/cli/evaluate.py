@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..exceptions import ConfigError
-from ._common import positive, staged_output, write_config_json
+from ._common import data_options, load_data, positive, staged_output, write_config_json
 
 
 def _int_list(flag: str, text: str | None) -> list[int] | None:
@@ -63,7 +63,7 @@ def _names(text: str | None) -> list[str] | None:
 @click.option("--classifiers", default=None, help="Downstream classifiers, e.g. cnn,logreg.")
 @click.option("--gan-epochs", type=int, default=None, help="Generator training epochs.")
 @click.option("--cnn-epochs", type=int, default=None, help="Downstream CNN training epochs.")
-@click.option("--image-size", type=int, default=None, help="Resize images to N x N when loading.")
+@data_options
 @click.option("--robustness/--no-robustness", default=None,
               help="Score robust accuracy (FGSM, PGD, corruptions) and add adversarial-training arms.")
 @click.option("--quality/--no-quality", default=None,
@@ -73,7 +73,7 @@ def _names(text: str | None) -> list[str] | None:
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty --out folder.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 def evaluate(data: str | None, recipe: Path | None, out: Path, overwrite: bool, progress: bool,
-             **opts: Any) -> None:
+             skip_bad_images: bool, allow_outside_root: bool, **opts: Any) -> None:
     """Measure whether GAN augmentation helps: every arm over several seeds, scored on the
     real test split, with a report (tables, plots, HTML) in --out.
 
@@ -117,9 +117,7 @@ def evaluate(data: str | None, recipe: Path | None, out: Path, overwrite: bool, 
     from ._common import check_output_dir
 
     check_output_dir(out, overwrite)
-    from ..data import load_dataset
-
-    dataset = load_dataset(config.dataset, image_size=config.image_size)
+    dataset, _, _ = load_data(config.dataset, config.image_size, skip_bad_images, allow_outside_root)
     click.echo(
         f"Evaluating {config.dataset}: {len(dataset)} images, {dataset.n_classes} classes; "
         f"arms {', '.join(config.resolved_arms())}; seeds {list(config.seeds)}; "
@@ -129,7 +127,9 @@ def evaluate(data: str | None, recipe: Path | None, out: Path, overwrite: bool, 
     report = run_experiment(dataset, config, progress=progress)
     with staged_output(out, overwrite) as tmp:
         report.write(tmp)
-        write_config_json(tmp, {**config.to_dict(), "out": out, "overwrite": overwrite}, "evaluate")
+        write_config_json(tmp, {**config.to_dict(), "out": out, "overwrite": overwrite,
+                                "skip_bad_images": skip_bad_images,
+                                "allow_outside_root": allow_outside_root}, "evaluate")
 
     import pandas as pd
 

@@ -11,29 +11,14 @@ from typing import Any, Callable
 import click
 import numpy as np
 
-from ..exceptions import ConfigError, ModelFileError
-from ._common import check_output_dir, positive, staged_output, write_config_json
+from ..exceptions import ConfigError, ModelFileError, TrainingDivergedError
+from ._common import check_output_dir, data_options, load_data, positive, staged_output, write_config_json
 
 MODEL_DIR_NAME = "model"
+DIVERGED_MODEL_NAME = "last_healthy_model"
 
 
 # ----------------------------------------------------------------------- options
-def data_options(func: Callable) -> Callable:
-    """Options that say how DATA is read."""
-    for decorator in reversed(
-        [
-            click.option("--image-size", type=int, default=None,
-                         help="Resize every image to N x N (needed when sizes differ)."),
-            click.option("--skip-bad-images", is_flag=True,
-                         help="Skip unreadable image files (they are listed) instead of failing."),
-            click.option("--allow-outside-root", is_flag=True,
-                         help="Let a CSV manifest name files outside its own folder."),
-        ]
-    ):
-        func = decorator(func)
-    return func
-
-
 def gan_options(func: Callable) -> Callable:
     """Options that choose and train the generator."""
     for decorator in reversed(
@@ -82,26 +67,6 @@ def count_options(func: Callable) -> Callable:
 
 
 # ----------------------------------------------------------------------- helpers
-def _load(data: str, image_size, skip_bad_images, allow_outside_root):
-    from ..data import load_dataset_with_report
-
-    positive("--image-size", image_size)
-    dataset, skipped = load_dataset_with_report(
-        data,
-        image_size=image_size,
-        skip_bad_images=skip_bad_images,
-        allow_outside_root=allow_outside_root,
-    )
-    if skipped:
-        click.echo(f"Skipped {len(skipped)} unreadable file(s):", err=True)
-        for path in skipped[:20]:
-            click.echo(f"  {path}", err=True)
-        if len(skipped) > 20:
-            click.echo(f"  ... and {len(skipped) - 20} more", err=True)
-    train = dataset.get_split("train") if "train" in dataset.splits else dataset
-    return dataset, train, skipped
-
-
 def _checkpoint_dir(out: Path) -> Path:
     """Checkpoints live beside the output folder so that an interrupted run keeps them."""
     out = Path(out).resolve()
@@ -182,6 +147,16 @@ def _fit_with_checkpoints(gan, train, data: str, opts: dict[str, Any], ckpt: Pat
             err=True,
         )
         raise SystemExit(130) from None
+    except TrainingDivergedError as exc:
+        # The estimator holds the last healthy weights; the output folder is not written
+        # (the run did not finish), so save them where the user can find them.
+        kept = ckpt / DIVERGED_MODEL_NAME
+        gan.save(kept)
+        raise TrainingDivergedError(
+            f"{exc} Saved that model in {kept} (sample from it with 'synthaug generate {kept} "
+            "--n-per-class N --out DIR'); it is removed when this command is run again. To train "
+            "again, try fewer --epochs, --loss hinge, --spectral-norm or another --seed."
+        ) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
     return gan
@@ -246,7 +221,7 @@ def train(data: str, out: Path, overwrite: bool, **opts: Any) -> None:
     config.json.
     """
     check_output_dir(out, overwrite)  # fail before the (possibly long) load
-    dataset, train_set, _ = _load(data, opts["image_size"], opts["skip_bad_images"], opts["allow_outside_root"])
+    dataset, train_set, _ = load_data(data, opts["image_size"], opts["skip_bad_images"], opts["allow_outside_root"])
     ckpt = _checkpoint_dir(out)
     with staged_output(out, overwrite) as tmp:
         gan = _fit_with_checkpoints(_build_gan(opts, ckpt), train_set, data, opts, ckpt)
@@ -346,7 +321,7 @@ def augment(data: str, out: Path, overwrite: bool, ratio, balance, n_per_class, 
     positive("--ratio", ratio)
     positive("--n-per-class", n_per_class)
     check_output_dir(out, overwrite)  # fail before the (possibly long) load
-    dataset, train_set, skipped = _load(
+    dataset, train_set, skipped = load_data(
         data, opts["image_size"], opts["skip_bad_images"], opts["allow_outside_root"]
     )
     counts = _resolve_counts(train_set.labels, ratio, balance, n_per_class)

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ..exceptions import ConfigError
-from ._common import positive, staged_output, write_config_json
+from ._common import data_options, load_data, positive, staged_output, write_config_json
 
 DEFAULT_EPS = "0,1/255,2/255,4/255,8/255"
 
@@ -49,7 +49,7 @@ def _severities(text: str) -> list[int]:
     try:
         values = sorted({int(v) for v in text.split(",") if v.strip()})
     except ValueError:
-        raise ConfigError(f"--severities: expected integers 1..5 such as 1,3,5, got {text!r}.") from None
+        raise ConfigError(f"--severities: expected integers from 0 to 5 such as 1,3,5, got {text!r}.") from None
     if not values or not all(0 <= v <= 5 for v in values):
         raise ConfigError(f"--severities: expected integers from 0 to 5 such as 1,3,5, got {text!r}.")
     return values
@@ -73,7 +73,7 @@ def _severities(text: str) -> list[int]:
 @click.option("--corruptions/--no-corruptions", default=True, show_default=True,
               help="Also score gaussian_noise, blur, contrast and brightness.")
 @click.option("--severities", "severities_text", default="1,3,5", show_default=True,
-              help="Corruption severities (1..5).")
+              help="Corruption severities, 0 (unchanged) to 5.")
 @click.option("--generator", "generator_dir", type=click.Path(path_type=Path), default=None,
               help="A trained generator (the output folder of 'synthaug train'): its samples are an extra "
                    "labelled stress set.")
@@ -83,14 +83,15 @@ def _severities(text: str) -> list[int]:
 @click.option("--max-samples", type=int, default=1000, show_default=True,
               help="Evaluate a stratified subsample of at most N images (0: all).")
 @click.option("--batch-size", type=int, default=256, show_default=True)
-@click.option("--image-size", type=int, default=None, help="Resize images to N x N when loading.")
+@data_options
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty --out folder.")
 def robustness(data: str, model_spec: str, out: Path, trust_pickle: bool, eps_text: str, attacks_text: str,
                pgd_steps: int, corruptions: bool, severities_text: str, generator_dir: Path | None,
                n_stress: int, surrogate_epochs: int, max_samples: int, batch_size: int,
-               image_size: int | None, seed: int, device: str, overwrite: bool) -> None:
+               image_size: int | None, skip_bad_images: bool, allow_outside_root: bool, seed: int,
+               device: str, overwrite: bool) -> None:
     """Measure how robust a trained classifier is: FGSM and PGD attacks over an eps grid,
     common corruptions, and optionally a stress set of GAN samples. Writes tables, plots
     and a report to --out.
@@ -120,9 +121,7 @@ def robustness(data: str, model_spec: str, out: Path, trust_pickle: bool, eps_te
 
     check_output_dir(out, overwrite)  # before any slow work
     from ..classifiers import load_model
-    from ..data import load_dataset
-
-    dataset = load_dataset(data, image_size=image_size)
+    dataset, _, _ = load_data(data, image_size, skip_bad_images, allow_outside_root)
     model = load_model(model_spec, trust_pickle=trust_pickle, device=device)
     generator = None
     if generator_dir is not None:
@@ -145,7 +144,8 @@ def robustness(data: str, model_spec: str, out: Path, trust_pickle: bool, eps_te
         "data": data, "model": model_spec, "out": out, "trust_pickle": trust_pickle, "eps": eps_grid,
         "attacks": attacks, "pgd_steps": pgd_steps, "corruptions": corruptions, "severities": severities,
         "generator": generator_dir, "n_stress": n_stress, "surrogate_epochs": surrogate_epochs,
-        "max_samples": max_samples, "batch_size": batch_size, "image_size": image_size, "seed": seed,
+        "max_samples": max_samples, "batch_size": batch_size, "image_size": image_size,
+        "skip_bad_images": skip_bad_images, "allow_outside_root": allow_outside_root, "seed": seed,
         "device": device, "overwrite": overwrite,
     }
     with staged_output(out, overwrite) as tmp:

@@ -544,9 +544,13 @@ def _load_npz(path: Path, opts: _Options) -> ImageDataset:
     shapes = {f.shape[1:] for f in floats}
     if len(shapes) > 1:
         desc = ", ".join(f"{ik!r} {f.shape[1:]}" for (_, ik, _, _), f in zip(blocks, floats))
+        if len({shape[0] for shape in shapes}) > 1:
+            hint = ("their channel counts differ (gray vs colour); convert every split to the "
+                    "same number of channels before saving the .npz")
+        else:
+            hint = "pass --image-size N to resize them all, or fix the arrays"
         raise InvalidDataError(
-            f"{path}: splits have different image shapes ({desc}) as (C, H, W). Pass "
-            "--image-size N to resize them all, or fix the arrays."
+            f"{path}: splits have different image shapes ({desc}) as (C, H, W); {hint}."
         )
     labels = np.concatenate([b[3] for b in blocks])
     k = int(labels.max()) + 1
@@ -769,7 +773,8 @@ def _load_folder(root: Path, opts: _Options, skipped: list[str]) -> ImageDataset
     if not class_dirs:
         loose = sum(1 for p in children if _is_image_file(p))
         raise InvalidDataError(
-            f"{root}: no class sub-folders found ({loose} image files directly inside). Put each "
+            f"{root}: no class sub-folders found ({loose} image file{'' if loose == 1 else 's'} directly "
+            "inside). Put each "
             f"class's images in its own sub-folder ({root}/<class_name>/image.png)."
         )
     class_names = _sort_class_names(list(class_dirs))

@@ -117,7 +117,7 @@ def test_empty_folder(tmp_path):
 
 def test_folder_without_class_subfolders(tmp_path, save_image):
     save_image(tmp_path / "flat" / "a.png", np.zeros((4, 4), np.uint8))
-    with pytest.raises(InvalidDataError, match=r"no class sub-folders found \(1 image files directly inside\)"):
+    with pytest.raises(InvalidDataError, match=r"no class sub-folders found \(1 image file directly inside\)"):
         load_dataset(tmp_path / "flat")
 
 

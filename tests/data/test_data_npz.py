@@ -135,7 +135,10 @@ def test_resize_of_constant_image_keeps_value(save_npz):
          r"all 3 images belong to one class \('1'\); synthaug needs at least 2 classes"),
         ({"train_images": _u8(2, 3, 3), "train_labels": np.array([0, 1]),
           "test_images": _u8(2, 4, 4), "test_labels": np.array([0, 1])},
-         r"splits have different image shapes .* Pass --image-size N"),
+         r"splits have different image shapes .*; pass --image-size N"),
+        ({"train_images": _u8(2, 3, 3), "train_labels": np.array([0, 1]),
+          "test_images": np.zeros((2, 3, 3, 3), np.uint8), "test_labels": np.array([0, 1])},
+         r"splits have different image shapes .*; their channel counts differ \(gray vs colour\)"),
     ],
 )
 def test_bad_npz_contents(save_npz, arrays, match):
