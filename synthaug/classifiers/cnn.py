@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 
 from .._utils import check_random_state, resolve_device, seed_from, torch_generator
+from ..data.validation import check_unit_pixels, encode_labels
 from ..exceptions import (
     ConfigError,
     InvalidDataError,
@@ -199,14 +200,7 @@ def _check_X(X: Any, name: str = "X") -> np.ndarray:
         raise InvalidDataError(f"{name} has no images.")
     if min(arr.shape[1:]) < 1:
         raise InvalidDataError(f"{name} has shape {arr.shape}; channels, height and width must be >= 1.")
-    if not np.isfinite(arr).all():
-        raise InvalidDataError(f"{name} contains NaN or inf values.")
-    lo, hi = float(arr.min()), float(arr.max())
-    if lo < 0 or hi > 1:
-        raise InvalidDataError(
-            f"{name} values span [{lo:g}, {hi:g}]; expected [0, 1] "
-            "(divide uint8 images by 255; the network normalises internally)."
-        )
+    check_unit_pixels(arr, name)
     return arr
 
 
@@ -345,18 +339,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         """
         self._check_params()
         X = _check_X(X)
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y[:, 0]
-        if y.ndim != 1 or y.shape[0] != X.shape[0]:
-            raise InvalidDataError(
-                f"X has {X.shape[0]} images but y has shape {y.shape}; expected one label per image."
-            )
-        classes, y_idx = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise InvalidDataError(
-                f"y holds a single class ({classes.tolist()}); a classifier needs at least two."
-            )
+        classes, y_idx = encode_labels(y, X.shape[0], "a classifier")
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         gen_init = torch_generator(seed_from(rng))

@@ -15,6 +15,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..exceptions import InvalidDataError
+from .validation import check_unit_pixels
 
 SPLITS = ("train", "val", "test")
 
@@ -120,13 +121,7 @@ class ImageDataset:
         n = images.shape[0]
         if n == 0:
             raise InvalidDataError(f"{self.name}: the dataset has no images.")
-        if not np.isfinite(images).all():
-            raise InvalidDataError(f"{self.name}: images contain NaN or inf values.")
-        lo, hi = float(images.min()), float(images.max())
-        if lo < 0.0 or hi > 1.0:
-            raise InvalidDataError(
-                f"{self.name}: image values span [{lo:g}, {hi:g}]; expected [0, 1]."
-            )
+        check_unit_pixels(images, f"{self.name}: images")
         labels = np.asarray(self.labels)
         if labels.ndim == 2 and labels.shape[1] == 1:
             labels = labels[:, 0]

@@ -15,6 +15,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from .._utils import resolve_device, seed_from, torch_generator
+from ..data.validation import check_unit_pixels, encode_labels
 from ..exceptions import (
     ConfigError,
     InvalidDataError,
@@ -288,28 +289,9 @@ class ConditionalGAN(BaseEstimator):
             )
         if X.shape[0] < 2:
             raise InvalidDataError(f"X has {X.shape[0]} image(s); at least 2 are needed to train a GAN.")
-        if not np.isfinite(X).all():
-            raise InvalidDataError("X contains NaN or inf values; remove or repair those images.")
-        lo, hi = float(X.min()), float(X.max())
-        if lo < 0.0 or hi > 1.0:
-            raise InvalidDataError(
-                f"X values span [{lo:g}, {hi:g}]; expected [0, 1]. Rescale (e.g. X / 255 for "
-                "0..255 data)."
-            )
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y[:, 0]
-        if y.ndim != 1 or y.shape[0] != X.shape[0]:
-            raise InvalidDataError(
-                f"y has shape {y.shape} but X has {X.shape[0]} images; expected one label per image."
-            )
-        classes, y_idx = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise InvalidDataError(
-                f"y has {len(classes)} class ({classes.tolist()}); a conditional GAN needs at least "
-                "2 classes."
-            )
-        return np.ascontiguousarray(X, dtype=np.float32), y_idx.astype(np.int64), classes
+        check_unit_pixels(X, "X")
+        classes, y_idx = encode_labels(y, X.shape[0], "a conditional GAN")
+        return np.ascontiguousarray(X, dtype=np.float32), y_idx, classes
 
     def _fingerprint(self, X: np.ndarray, y_idx: np.ndarray, classes: np.ndarray) -> dict[str, Any]:
         """What must match between an interrupted fit and its resume."""

@@ -142,7 +142,7 @@ def test_input_errors_are_clear(fitted_cnn, toy_train):
         clf.fit((x * 255).astype(np.uint8), y)
     with pytest.raises(InvalidDataError, match="one label per image"):
         clf.fit(x, y[:-1])
-    with pytest.raises(InvalidDataError, match="single class"):
+    with pytest.raises(InvalidDataError, match=r"y has 1 class \(\[0\]\); a classifier needs at least 2 classes"):
         clf.fit(x, np.zeros(len(x), int))
     with pytest.raises(NotFittedError, match="call fit"):
         clf.predict(x)
