@@ -129,6 +129,14 @@ def test_clear_errors(tmp_path: Path, toy_npz: Path) -> None:
     _fails(["augment", toy_npz, "--out", tmp_path / "o", "--model", "stylegan"], "stylegan")
     _fails(["augment", toy_npz, "--out", tmp_path / "o", "--ratio", "-1"], "--ratio")
     _fails(["augment", toy_npz, "--out", tmp_path / "o", "--ratio", "1", "--balance"], "--balance")
+    # Option conflicts are reported before the data are read (here they do not even exist).
+    _fails(["augment", tmp_path / "missing.npz", "--out", tmp_path / "o", "--ratio", "1", "--balance"],
+           "choose exactly one of --ratio, --balance or --n-per-class")
+    for flag, value, message in (("--epochs", "0", "--epochs must be > 0"),
+                                 ("--batch-size", "-1", "--batch-size must be > 0"),
+                                 ("--ema-decay", "1", "--ema-decay must be in [0, 1)")):
+        for command in ("train", "augment"):
+            _fails([command, tmp_path / "missing.npz", "--out", tmp_path / "o", flag, value], message)
     one_class = tmp_path / "one.npz"
     np.savez(one_class, images=np.zeros((5, 8, 8), np.uint8), labels=np.zeros(5, np.int64))
     _fails(["augment", one_class, "--out", tmp_path / "o"], "2 classes")

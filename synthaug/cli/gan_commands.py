@@ -73,14 +73,19 @@ def _checkpoint_dir(out: Path) -> Path:
     return out.parent / f".{out.name}.checkpoint"
 
 
-def _build_gan(opts: dict[str, Any], checkpoint_dir: Path):
-    from ..generators import ConditionalGAN
-
+def _check_gan_options(opts: dict[str, Any]) -> None:
+    """Cheap option checks, run before the data are loaded."""
     positive("--batch-size", opts["batch_size"])
     positive("--epochs", opts["epochs"])
     positive("--checkpoint-every", opts["checkpoint_every"])
     if not 0.0 <= opts["ema_decay"] < 1.0:
         raise ConfigError(f"--ema-decay must be in [0, 1), got {opts['ema_decay']}.")
+
+
+def _build_gan(opts: dict[str, Any], checkpoint_dir: Path):
+    from ..generators import ConditionalGAN
+
+    _check_gan_options(opts)
     diff = opts["diff_augment"]
     params = dict(
         model=opts["model"],
@@ -221,6 +226,7 @@ def train(data: str, out: Path, overwrite: bool, **opts: Any) -> None:
     config.json.
     """
     check_output_dir(out, overwrite)  # fail before the (possibly long) load
+    _check_gan_options(opts)
     dataset, train_set, _ = load_data(data, opts["image_size"], opts["skip_bad_images"], opts["allow_outside_root"])
     ckpt = _checkpoint_dir(out)
     with staged_output(out, overwrite) as tmp:
@@ -321,6 +327,8 @@ def augment(data: str, out: Path, overwrite: bool, ratio, balance, n_per_class, 
     positive("--ratio", ratio)
     positive("--n-per-class", n_per_class)
     check_output_dir(out, overwrite)  # fail before the (possibly long) load
+    _check_gan_options(opts)
+    _resolve_counts(np.array([0, 1]), ratio, balance, n_per_class)  # option conflicts, before loading
     dataset, train_set, skipped = load_data(
         data, opts["image_size"], opts["skip_bad_images"], opts["allow_outside_root"]
     )
