@@ -1,0 +1,142 @@
+"""Print the Markdown tables of docs/benchmarks.md from an `synthaug evaluate` output folder.
+
+    python pipelines/benchmark_tables.py runs/breastmnist
+
+Reads summary.csv (and robustness_summary.csv when present) and prints:
+1. one table per metric (accuracy, balanced accuracy, ROC-AUC): rows are
+   (train size, classifier), columns are arms, cells are "mean (paired diff vs real)"
+   with `*` when the 95% interval of the paired difference excludes 0;
+2. the CNN's robust accuracy against eps per attack, one row per (train size, arm),
+   with `*` where the paired difference with real-only is significant;
+3. the CNN's accuracy under each corruption at the highest severity.
+
+Only reads what the report wrote; it computes nothing new.
+"""
+
+from __future__ import annotations
+
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import pandas as pd
+
+
+def _arm_label(arm: str, ratio) -> str:
+    if pd.isna(ratio) or arm in ("real", "adv_real", "gan_balance"):
+        return arm
+    return f"{arm} x{float(ratio):g}"
+
+
+def _eps_label(eps: float) -> str:
+    frac = Fraction(eps).limit_denominator(255)
+    return f"{frac.numerator}/{frac.denominator}" if frac.denominator == 255 else f"{eps:g}"
+
+
+ARM_ORDER = ("real", "classic", "smote", "gan", "gan_balance", "gan_classic", "tstr", "adv_real", "adv_gan")
+
+
+def _order(labels: list[str]) -> list[str]:
+    def key(label: str):
+        arm, _, ratio = label.partition(" x")
+        return (ARM_ORDER.index(arm) if arm in ARM_ORDER else len(ARM_ORDER), float(ratio or 0), label)
+
+    return sorted(set(labels), key=key)
+
+
+def metric_table(summary: pd.DataFrame, metric: str) -> str:
+    s = summary[summary["metric"] == metric].copy()
+    if s.empty or s["mean"].isna().all():
+        return ""
+    s["col"] = [_arm_label(a, r) for a, r in zip(s["arm"], s["ratio"])]
+    cols = _order(list(dict.fromkeys(s["col"])))
+    lines = [f"**{metric}** (mean over seeds; in brackets the paired difference with `real`, "
+             "`*` = its 95% interval excludes 0)", "",
+             "| train/class | classifier | " + " | ".join(cols) + " |",
+             "|---|---|" + "---|" * len(cols)]
+    for (size, clf), g in s.groupby(["train_size", "classifier"], sort=False):
+        cells = []
+        for c in cols:
+            row = g[g["col"] == c]
+            if row.empty:
+                cells.append("")
+                continue
+            r = row.iloc[0]
+            cell = f"{r['mean']:.3f}"
+            if c != "real" and pd.notna(r["diff_mean"]):
+                cell += f" ({r['diff_mean']:+.3f}{' *' if r['significant'] else ''})"
+            cells.append(cell)
+        lines.append(f"| {size} | {clf} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def robust_table(rs: pd.DataFrame, summary: pd.DataFrame, classifier: str = "cnn") -> str:
+    r = rs[(rs["classifier"] == classifier) & rs["kind"].isin(["adversarial"])].copy()
+    if r.empty:
+        return ""
+    r["col"] = [f"{p} {_eps_label(e)}" for p, e in zip(r["perturbation"], r["eps"])]
+    r["row"] = [_arm_label(a, q) for a, q in zip(r["arm"], r["ratio"])]
+    cols = list(dict.fromkeys(r.sort_values(["perturbation", "eps"])["col"]))
+    lines = [f"**robust accuracy, {classifier}** (mean over seeds; `*` = paired difference with "
+             "`real` significant)", "",
+             "| train/class | arm | clean | " + " | ".join(cols) + " |",
+             "|---|---|---|" + "---|" * len(cols)]
+    # Clean accuracy from summary.csv: the same real test split (robustness scores at most
+    # robust_max_test of its images, 500 by default; both test splits here are smaller).
+    clean = summary[(summary["classifier"] == classifier) & (summary["metric"] == "accuracy")].copy()
+    clean["row"] = [_arm_label(a, q) for a, q in zip(clean["arm"], clean["ratio"])]
+    for size, g in r.groupby("train_size", sort=False):
+        for row in _order(list(dict.fromkeys(g["row"]))):
+            gr = g[g["row"] == row]
+            cl = clean[(clean["train_size"].astype(str) == str(size)) & (clean["row"] == row)]
+            cells = [f"{cl['mean'].iloc[0]:.3f}" if not cl.empty else ""]
+            for c in cols:
+                x = gr[gr["col"] == c]
+                cells.append("" if x.empty else
+                             f"{x['mean'].iloc[0]:.3f}{' *' if x['significant'].iloc[0] else ''}")
+            lines.append(f"| {size} | {row} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def corruption_table(rs: pd.DataFrame, classifier: str = "cnn") -> str:
+    r = rs[(rs["classifier"] == classifier) & (rs["kind"] == "corruption")].copy()
+    if r.empty:
+        return ""
+    top = r["severity"].max()
+    r = r[r["severity"] == top]
+    r["row"] = [_arm_label(a, q) for a, q in zip(r["arm"], r["ratio"])]
+    cols = list(dict.fromkeys(r["perturbation"]))
+    lines = [f"**accuracy under corruptions at severity {top:g}, {classifier}**", "",
+             "| train/class | arm | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for size, g in r.groupby("train_size", sort=False):
+        for row in _order(list(dict.fromkeys(g["row"]))):
+            gr = g[g["row"] == row]
+            cells = []
+            for c in cols:
+                x = gr[gr["perturbation"] == c]
+                cells.append("" if x.empty else
+                             f"{x['mean'].iloc[0]:.3f}{' *' if x['significant'].iloc[0] else ''}")
+            lines.append(f"| {size} | {row} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(folder: str) -> int:
+    out = Path(folder)
+    if not (out / "summary.csv").is_file():
+        print(f"error: {out}/summary.csv not found; pass the --out folder of 'synthaug evaluate'.",
+              file=sys.stderr)
+        return 1
+    summary = pd.read_csv(out / "summary.csv")
+    blocks = [metric_table(summary, m) for m in ("accuracy", "balanced_accuracy", "roc_auc")]
+    if (out / "robustness_summary.csv").is_file():
+        rs = pd.read_csv(out / "robustness_summary.csv")
+        blocks += [robust_table(rs, summary), corruption_table(rs)]
+    print("\n\n".join(b for b in blocks if b))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        raise SystemExit(2)
+    raise SystemExit(main(sys.argv[1]))
