@@ -124,3 +124,65 @@ def test_sigterm_stops_evaluate_cleanly(tmp_path):
     assert proc.returncode == 130, err
     assert "Interrupted." in err and "Traceback" not in err
     assert not out.exists() and not list(tmp_path.glob(".eval.tmp-*"))
+
+
+RESUME_ARGS = ["evaluate", "builtin:digits", "--arms", "real,classic", "--classifiers", "cnn",
+               "--cnn-epochs", "4", "--seeds", "0,1,2,3", "--train-sizes", "10", "--no-quality",
+               "--no-robustness", "--no-progress", "--n-jobs", "1"]
+
+
+def test_interrupted_evaluate_resumes_to_the_same_results(tmp_path):
+    """A real process stopped by SIGINT after some jobs finished resumes to identical numbers."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    ref = subprocess.run([sys.executable, "-m", "synthaug", *RESUME_ARGS, "--out", str(tmp_path / "ref")],
+                         capture_output=True, text=True, env=env)
+    assert ref.returncode == 0, ref.stderr
+    assert not (tmp_path / ".ref.evaluate-cache").exists(), "the job cache outlived a finished run"
+
+    out, cache = tmp_path / "run", tmp_path / ".run.evaluate-cache"
+    proc = subprocess.Popen([sys.executable, "-m", "synthaug", *RESUME_ARGS, "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if cache.is_dir() and list(cache.glob("job_*.joblib")):
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the study finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    assert not out.exists()
+    n_kept = len(list(cache.glob("*.joblib")))
+    assert n_kept >= 2  # the generator-phase entry and at least one classifier job
+
+    resumed = subprocess.run([sys.executable, "-m", "synthaug", *RESUME_ARGS, "--out", str(out), "--resume"],
+                             capture_output=True, text=True, env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    reused = int(resumed.stderr.split("Resumed: ")[1].split()[0])
+    assert reused >= n_kept - 1  # an entry written while the signal arrived may be the extra one
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "ref" / "results.csv"),
+                                  pd.read_csv(out / "results.csv"))
+    assert not cache.exists()
+
+
+def test_evaluate_resume_without_an_interrupted_run_is_refused(tmp_path):
+    result = CliRunner().invoke(cli, ["evaluate", "builtin:digits", "--out", str(tmp_path / "e"),
+                                      "--resume", *FAST])
+    assert result.exit_code == 1
+    assert "--resume: no interrupted run found" in result.output and "without --resume" in result.output
+
+
+def test_evaluate_resume_with_other_options_is_refused(tmp_path):
+    from synthaug.cli.evaluate import _open_cache, _run_stamp
+    from synthaug.data import load_dataset
+    from synthaug.experiment import ExperimentConfig
+
+    out = tmp_path / "e"
+    # What an interrupted run with other arms leaves beside --out: the stamp of its settings.
+    _open_cache(out, False, _run_stamp(ExperimentConfig(seeds=(0, 1), arms=("real",)),
+                                       load_dataset("builtin:digits")))
+    result = CliRunner().invoke(cli, ["evaluate", "builtin:digits", "--out", str(out), "--resume", *FAST])
+    assert result.exit_code == 1
+    assert "--resume: the interrupted run used other settings" in result.output
+    assert "arms" in result.output and "drop --resume" in result.output

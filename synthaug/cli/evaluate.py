@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 from ..exceptions import ConfigError
 from ._common import data_options, load_data, positive, staged_output, write_config_json
@@ -51,6 +53,51 @@ def _names(text: str | None) -> list[str] | None:
     return None if text is None else [v.strip() for v in text.split(",") if v.strip()]
 
 
+def _run_stamp(config, dataset) -> dict:
+    """What a study's results depend on: the configuration, the data and the versions."""
+    import hashlib
+
+    from ._common import package_versions
+
+    digest = hashlib.sha256()
+    for array in (dataset.images, dataset.labels, dataset.is_synthetic):
+        digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+    if dataset.split is not None:
+        digest.update("\n".join(map(str, dataset.split)).encode("utf-8"))
+    config_dict = json.loads(json.dumps(config.to_dict(), default=str))
+    config_dict.pop("n_jobs", None)  # results do not depend on it: a resume may use other n_jobs
+    return {"config": config_dict, "data_sha256": digest.hexdigest(), "versions": package_versions()}
+
+
+def _open_cache(out: Path, resume: bool, stamp: dict):
+    """The hidden job cache beside --out: checked against ``stamp`` with --resume, else new."""
+    from ..experiment.cache import JobCache
+
+    cache = JobCache(out.parent / f".{out.name}.evaluate-cache")
+    if resume:
+        saved = cache.read_stamp()
+        if saved is None:
+            raise ConfigError(
+                f"--resume: no interrupted run found at {cache.directory}. "
+                "Run the same command without --resume to start."
+            )
+        changed = sorted(k for k in set(saved["config"]) | set(stamp["config"])
+                         if saved["config"].get(k) != stamp["config"].get(k))
+        if saved.get("data_sha256") != stamp["data_sha256"]:
+            changed.append("the data")
+        if saved.get("versions") != stamp["versions"]:
+            changed.append("package versions")
+        if changed:
+            raise ConfigError(
+                f"--resume: the interrupted run used other settings ({', '.join(changed)} differ). "
+                "Use the same data and options, or drop --resume to start over."
+            )
+        return cache
+    cache.clear()  # a previous interrupted run of this --out is superseded
+    cache.write_stamp(stamp)
+    return cache
+
+
 @click.command("evaluate")
 @click.argument("data", required=False)
 @click.option("--config", "recipe", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -71,9 +118,11 @@ def _names(text: str | None) -> list[str] | None:
 @click.option("--n-jobs", type=int, default=None, help="Parallel jobs (-1: all cores).")
 @click.option("--device", default=None, help="auto, cpu or cuda.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty --out folder.")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted run: reuse the jobs it finished (same data and options).")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
-def evaluate(data: str | None, recipe: Path | None, out: Path, overwrite: bool, progress: bool,
-             skip_bad_images: bool, allow_outside_root: bool, **opts: Any) -> None:
+def evaluate(data: str | None, recipe: Path | None, out: Path, overwrite: bool, resume: bool,
+             progress: bool, skip_bad_images: bool, allow_outside_root: bool, **opts: Any) -> None:
     """Measure whether GAN augmentation helps: every arm over several seeds, scored on the
     real test split, with a report (tables, plots, HTML) in --out.
 
@@ -124,12 +173,25 @@ def evaluate(data: str | None, recipe: Path | None, out: Path, overwrite: bool, 
         f"train sizes {list(config.train_sizes)}.",
         err=True,
     )
-    report = run_experiment(dataset, config, progress=progress)
+    cache = _open_cache(out, resume, _run_stamp(config, dataset))
+    try:
+        report = run_experiment(dataset, config, progress=progress, cache=cache)
+    except KeyboardInterrupt:
+        click.echo(
+            f"\nInterrupted. {len(cache)} finished job(s) are kept in {cache.directory}; run the same "
+            "command with --resume to continue.",
+            err=True,
+        )
+        raise SystemExit(130) from None
+    if report.info.get("n_jobs_reused"):
+        click.echo(f"Resumed: {report.info['n_jobs_reused']} finished job(s) reused from "
+                   f"{cache.directory}.", err=True)
     with staged_output(out, overwrite) as tmp:
         report.write(tmp)
         write_config_json(tmp, {**config.to_dict(), "out": out, "overwrite": overwrite,
-                                "skip_bad_images": skip_bad_images,
+                                "resume": resume, "skip_bad_images": skip_bad_images,
                                 "allow_outside_root": allow_outside_root}, "evaluate")
+    cache.clear()  # the report is in place; the finished jobs are no longer needed
 
     import pandas as pd
 

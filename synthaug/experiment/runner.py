@@ -16,6 +16,10 @@ The runner works in memory and writes no files (the CLI or a script calls
    trains the requested classifiers on the arm's training set and scores them on the
    real test split, plus robust accuracy when enabled).
 
+With a :class:`~synthaug.experiment.cache.JobCache` (the CLI's ``--resume``), every job
+of phases 3 and 4 is stored as it finishes and loaded instead of rerun; that is the
+runner's only I/O, and only when the caller hands it a cache.
+
 Every random draw is seeded from ``(seed, training size, what)`` with a
 :class:`numpy.random.SeedSequence`, never from execution order, so ``n_jobs=1`` and
 ``n_jobs=2`` give identical results, and the joblib backend can be swapped (Dask, Ray)
@@ -39,6 +43,7 @@ import pandas as pd
 
 from ..exceptions import ConfigError, InvalidDataError, TrainingDivergedError
 from ..data.dataset import ImageDataset
+from .cache import JobCache
 from .config import ADV_ARMS, ExperimentConfig
 from .report import METRICS, Report, summarize_results, summarize_robustness
 
@@ -474,9 +479,17 @@ def _arm_ratios(arm: str, config: ExperimentConfig) -> list[float | None]:
     return [None]
 
 
+def _stored(cache: JobCache | None, key: tuple, func, *args):
+    """``func(*args)``, stored in ``cache`` under ``key`` as soon as it finishes."""
+    out = func(*args)
+    if cache is not None:
+        cache.save(key, out)
+    return out
+
+
 # --------------------------------------------------------------------------- entry point
 def run_experiment(dataset: ImageDataset | str | None, config: ExperimentConfig, *,
-                   progress: bool = False) -> Report:
+                   progress: bool = False, cache: JobCache | None = None) -> Report:
     """Run every arm over every seed and training size; return the :class:`Report`.
 
     Parameters
@@ -488,6 +501,11 @@ def run_experiment(dataset: ImageDataset | str | None, config: ExperimentConfig,
         What to run (arms, ratios, seeds, training sizes, models, robustness, quality).
     progress : bool, default False
         Show a tqdm bar over the job grid on stderr.
+    cache : JobCache, optional
+        Each finished job is stored there, and jobs already stored are loaded instead
+        of run, so an interrupted study resumes where it stopped with identical results.
+        The caller makes sure the cache belongs to this configuration and data (the CLI
+        checks its ``run.json``). ``info["n_jobs_reused"]`` counts the loaded jobs.
 
     Returns
     -------
@@ -560,11 +578,21 @@ def run_experiment(dataset: ImageDataset | str | None, config: ExperimentConfig,
     parallel = Parallel(n_jobs=config.n_jobs, return_as="generator")
     first_seed = config.seeds[0]
     preps: dict[tuple[int, str], dict] = {}
+    n_reused = 0
     bar.set_postfix_str("generators")
+    todo = []
+    for seed, size in grid_prep:
+        key = ("prep", seed, str(size))
+        if cache is not None and key in cache:
+            preps[(seed, str(size))] = cache.load(key)
+            n_reused += 1
+            bar.update(1)
+        else:
+            todo.append((seed, size))
     for prep in parallel(
-        delayed(_prepare)(seed, size, X_train, y_train, X_test, y_test, K, config, arms,
-                          seed == first_seed)
-        for seed, size in grid_prep
+        delayed(_stored)(cache, ("prep", seed, str(size)), _prepare, seed, size, X_train, y_train,
+                         X_test, y_test, K, config, arms, seed == first_seed)
+        for seed, size in todo
     ):
         preps[(prep["seed"], prep["train_size"])] = prep
         bar.update(1)
@@ -576,15 +604,29 @@ def run_experiment(dataset: ImageDataset | str | None, config: ExperimentConfig,
     def job(seed, size, arm, ratio):
         prep = preps[(seed, str(size))]
         sub = prep["subsample"]
-        return delayed(_classify)(seed, str(size), arm, ratio, X_train[sub], y_train[sub],
-                                  prep["synthetic"],
-                                  X_test, y_test, robust_rows, K, config)
+        return delayed(_stored)(cache, ("job", seed, str(size), arm, ratio), _classify,
+                                seed, str(size), arm, ratio, X_train[sub], y_train[sub],
+                                prep["synthetic"], X_test, y_test, robust_rows, K, config)
 
-    for r, rb in parallel(job(*j) for j in grid_jobs):
-        rows.extend(r)
-        robust.extend(rb)
+    # Results are gathered in grid order, whether a job ran now or was loaded.
+    done: dict[tuple, tuple[list[dict], list[pd.DataFrame]]] = {}
+    pending = []
+    for seed, size, arm, ratio in grid_jobs:
+        key = ("job", seed, str(size), arm, ratio)
+        if cache is not None and key in cache:
+            done[key] = cache.load(key)
+            n_reused += 1
+            bar.update(1)
+        else:
+            pending.append((seed, size, arm, ratio))
+    for (seed, size, arm, ratio), result in zip(pending, parallel(job(*j) for j in pending)):
+        done[("job", seed, str(size), arm, ratio)] = result
         bar.update(1)
     bar.close()
+    for seed, size, arm, ratio in grid_jobs:
+        r, rb = done[("job", seed, str(size), arm, ratio)]
+        rows.extend(r)
+        robust.extend(rb)
     balance_rows = [r for r in rows if r["arm"] == "gan_balance"]
     if balance_rows and all(r["n_train_synthetic"] == 0 for r in balance_rows):
         notes.append("gan_balance added no images: the training classes are already balanced, "
@@ -619,6 +661,7 @@ def run_experiment(dataset: ImageDataset | str | None, config: ExperimentConfig,
         "n_robustness_test": int(len(robust_rows)) if config.robustness else 0,
         "arms": list(arms),
         "seconds": timings["total"],
+        "n_jobs_reused": n_reused,
         "timings": timings,
         "notes": notes,
     }

@@ -240,3 +240,20 @@ def test_diverged_generator_skips_its_gan_arms_only(monkeypatch):
     assert set(r.loc[r["seed"] == 0, "arm"]) == {"real"}
     assert set(r.loc[r["seed"] == 1, "arm"]) == {"real", "gan", "tstr"}
     assert any("diverged" in n for n in report.info["notes"])
+
+
+def test_a_job_cache_is_filled_then_reused_with_identical_results(tmp_path):
+    from synthaug.experiment.cache import JobCache
+
+    ds = make_toy_images(12, n_classes=2, random_state=0)
+    cfg = ExperimentConfig(seeds=(0, 1), classifiers=("logreg",), arms=("real", "classic", "gan"),
+                           ratios=(1.0,), gan_epochs=2, gan_batch_size=8, quality=False)
+    cache = JobCache(tmp_path / "cache")
+    first = run_experiment(ds, cfg, cache=cache)
+    n_jobs = 2 * 3 + 2  # (real, classic, gan x1) per seed, plus one generator per seed
+    assert len(cache) == n_jobs and first.info["n_jobs_reused"] == 0
+    second = run_experiment(ds, cfg, cache=cache)
+    assert second.info["n_jobs_reused"] == n_jobs
+    pd.testing.assert_frame_equal(first.results, second.results)
+    plain = run_experiment(ds, cfg)
+    pd.testing.assert_frame_equal(first.results, plain.results)
