@@ -195,7 +195,16 @@ def evaluate(data: str | None, recipe: Path | None, out: Path, overwrite: bool, 
 
     import pandas as pd
 
+    # Accuracy with its interval, then the other headline metrics as "mean (gain vs real)":
+    # accuracy alone hides a classifier that predicts the majority class.
+    keys = ["train_size", "classifier", "arm", "ratio"]
     table = report.summary_table("accuracy")
+    for metric, label in (("balanced_accuracy", "balanced_acc"), ("roc_auc", "roc_auc")):
+        other = report.summary_table(metric)
+        if other.empty or other[metric].isna().all():
+            continue
+        other[label] = [f"{v:.3f}" + (f" ({d})" if d else "") for v, d in zip(other[metric], other["vs_real"])]
+        table = table.merge(other[keys + [label]], on=keys, how="left")
     with pd.option_context("display.width", 120, "display.max_rows", 200, "display.max_columns", 20):
         click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     for note in report.info.get("notes", []):
