@@ -120,6 +120,8 @@ def test_pickle_refused_then_trusted(toy_npz, tmp_path):
     [
         (["--eps", "0,abc"], "--eps: 'abc' is not a number"),
         (["--eps", "8"], "--eps: 8 is outside [0, 1]"),
+        (["--attacks", "pgd_l2", "--l2-eps", "-1"], "--l2-eps: -1 is negative"),
+        (["--attacks", "pgd_l2", "--l2-eps", ""], "--l2-eps: no values given"),
         (["--attacks", "fgsm,cw"], "--attacks: unknown name 'cw'"),
         (["--severities", "7"], "--severities: expected integers from 0 to 5"),
         (["--pgd-steps", "0"], "--pgd-steps must be > 0"),
@@ -185,3 +187,18 @@ def test_bad_image_is_named_and_can_be_skipped(toy_npz, cnn, tmp_path):
     assert result.exit_code == 0, result.output
     assert "Skipped 1 unreadable file(s)" in result.output
     assert json.loads((tmp_path / "o" / "config.json").read_text())["options"]["skip_bad_images"] is True
+
+
+def test_l2_pgd_has_its_own_radii_panel_and_labels(toy_npz, cnn, tmp_path):
+    data, _ = toy_npz
+    cnn.save(tmp_path / "clf")
+    out = tmp_path / "out"
+    result = _run([str(data), "--model", str(tmp_path / "clf"), "--out", str(out), "--attacks", "pgd,pgd_l2",
+                   "--eps", "0,0.1", "--l2-eps", "0.5,2", "--pgd-steps", "3", "--no-corruptions"])
+    assert result.exit_code == 0, result.output
+    df = pd.read_csv(out / "robustness.csv")
+    assert sorted(df.loc[df.perturbation == "pgd_l2", "eps"]) == [0.5, 2.0]
+    assert sorted(df.loc[df.perturbation == "pgd", "eps"]) == [0.0, 0.1]
+    assert "pgd_l2 at eps=L2 2: " in result.output
+    assert json.loads((out / "config.json").read_text())["options"]["l2_eps"] == [0.5, 2.0]
+    assert "for pgd_l2 it is the L2 norm" in (out / "report.md").read_text()

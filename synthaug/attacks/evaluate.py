@@ -26,7 +26,11 @@ from .pgd import PGD
 
 __all__ = [
     "ATTACK_NAMES",
+    "DEFAULT_ATTACKS",
     "DEFAULT_EPS_GRID",
+    "DEFAULT_L2_EPS_GRID",
+    "L2_ATTACKS",
+    "eps_label",
     "evaluate_robustness",
     "make_attack",
     "per_class_robust_accuracy",
@@ -36,18 +40,39 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ATTACK_NAMES = ("fgsm", "pgd")
+ATTACK_NAMES = ("fgsm", "pgd", "pgd_l2")
+DEFAULT_ATTACKS = ("fgsm", "pgd")
+# Attacks whose eps is the L2 norm of the whole perturbation (they take ``l2_eps_grid``);
+# the others are L-inf and take ``eps_grid`` in [0, 1] pixel units.
+L2_ATTACKS = ("pgd_l2",)
 DEFAULT_EPS_GRID = (0.0, 1 / 255, 2 / 255, 4 / 255, 8 / 255)
+# For scale: an L-inf perturbation of 8/255 on every pixel of a 28x28 grey image has L2 norm 0.88.
+DEFAULT_L2_EPS_GRID = (0.25, 0.5, 1.0)
 COLUMNS = ["perturbation", "kind", "eps", "severity", "accuracy", "n"]
 
 
 def make_attack(name: str, eps: float, *, pgd_steps: int = 10, random_state=None) -> Attack:
-    """Build a named attack: ``"fgsm"`` or ``"pgd"`` (L-inf, one random start)."""
+    """Build a named attack: ``"fgsm"``, ``"pgd"`` (L-inf) or ``"pgd_l2"`` (L2), one random start."""
     if name == "fgsm":
         return FGSM(eps=eps)
     if name == "pgd":
         return PGD(eps=eps, n_steps=pgd_steps, random_state=random_state)
+    if name == "pgd_l2":
+        return PGD(eps=eps, n_steps=pgd_steps, norm="l2", random_state=random_state)
     raise ConfigError(f"unknown attack {name!r}; choose from {', '.join(ATTACK_NAMES)}.")
+
+
+def eps_label(attack: str, eps: float) -> str:
+    """How a radius reads to a person: ``"8/255"`` for L-inf attacks, ``"L2 0.5"`` for L2 ones.
+
+    Examples
+    --------
+    >>> eps_label("pgd", 8 / 255), eps_label("pgd_l2", 0.5)
+    ('8/255', 'L2 0.5')
+    """
+    if attack in L2_ATTACKS:
+        return f"L2 {eps:g}"
+    return f"{eps * 255:.3g}/255"
 
 
 def _batches(n: int, batch_size: int) -> Iterator[slice]:
@@ -146,22 +171,30 @@ def _check_inputs(images: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
     return x, y.astype(np.int64)
 
 
-def _check_grid(eps_grid: Sequence[float], severities: Sequence[int]) -> tuple[list[float], list[int]]:
-    eps_list = []
-    for e in eps_grid:
+def _check_eps(name: str, grid: Sequence[float], upper: float) -> list[float]:
+    out = []
+    for e in grid:
         try:
             value = float(e)
         except (TypeError, ValueError):
-            raise ConfigError(f"eps_grid values must be numbers, got {e!r}.") from None
-        if not np.isfinite(value) or not 0 <= value <= 1:
-            raise ConfigError(f"eps_grid values must lie in [0, 1] (pixel units, e.g. 8/255), got {e!r}.")
-        eps_list.append(value)
+            raise ConfigError(f"{name} values must be numbers, got {e!r}.") from None
+        if not np.isfinite(value) or not 0 <= value <= upper:
+            what = "[0, 1] (pixel units, e.g. 8/255)" if upper == 1 else "[0, inf) (an L2 norm, e.g. 0.5)"
+            raise ConfigError(f"{name} values must lie in {what}, got {e!r}.")
+        out.append(value)
+    return sorted(set(out))
+
+
+def _check_grid(eps_grid: Sequence[float], severities: Sequence[int],
+                l2_eps_grid: Sequence[float] = ()) -> tuple[list[float], list[int], list[float]]:
+    eps_list = _check_eps("eps_grid", eps_grid, 1.0)
+    l2_list = _check_eps("l2_eps_grid", l2_eps_grid, float("inf"))
     sev_list = []
     for s in severities:
         if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or not 0 <= s <= MAX_SEVERITY:
             raise ConfigError(f"severities must be integers from 0 to {MAX_SEVERITY}, got {s!r}.")
         sev_list.append(int(s))
-    return sorted(set(eps_list)), sorted(set(sev_list))
+    return eps_list, sorted(set(sev_list)), l2_list
 
 
 @dataclass(frozen=True)
@@ -181,7 +214,7 @@ def run_conditions(
     images: np.ndarray,
     labels: np.ndarray,
     *,
-    attacks: Sequence[str] = ATTACK_NAMES,
+    attacks: Sequence[str] = DEFAULT_ATTACKS,
     eps_grid: Sequence[float] = DEFAULT_EPS_GRID,
     corruptions: Sequence[str] = CORRUPTIONS,
     severities: Sequence[int] = (1, 3, 5),
@@ -189,6 +222,7 @@ def run_conditions(
     pgd_steps: int = 10,
     batch_size: int = 256,
     random_state=None,
+    l2_eps_grid: Sequence[float] = DEFAULT_L2_EPS_GRID,
     keep_index: np.ndarray | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[Condition]:
@@ -198,7 +232,7 @@ def run_conditions(
     ``keep_index`` selects rows whose perturbed images are kept (``Condition.images``)
     for example figures."""
     images, labels = _check_inputs(images, labels)
-    eps_list, sev_list = _check_grid(eps_grid, severities)
+    eps_list, sev_list, l2_list = _check_grid(eps_grid, severities, l2_eps_grid)
     for name in attacks:
         if name not in ATTACK_NAMES:
             raise ConfigError(f"unknown attack {name!r}; choose from {', '.join(ATTACK_NAMES)}.")
@@ -232,7 +266,7 @@ def run_conditions(
     out = [make("none", "clean", 0.0, 0.0, images)]
     if crafter is not None:
         for name in attacks:
-            for eps in eps_list:
+            for eps in (l2_list if name in L2_ATTACKS else eps_list):
                 if progress:
                     progress(f"{name} eps={eps:.4g}")
                 attack = make_attack(name, eps, pgd_steps=pgd_steps, random_state=0)
@@ -280,7 +314,7 @@ def evaluate_robustness(
     images: np.ndarray,
     labels: np.ndarray,
     *,
-    attacks: Sequence[str] = ATTACK_NAMES,
+    attacks: Sequence[str] = DEFAULT_ATTACKS,
     eps_grid: Sequence[float] = DEFAULT_EPS_GRID,
     corruptions: Sequence[str] = CORRUPTIONS,
     severities: Sequence[int] = (1, 3, 5),
@@ -288,6 +322,7 @@ def evaluate_robustness(
     pgd_steps: int = 10,
     batch_size: int = 256,
     random_state=None,
+    l2_eps_grid: Sequence[float] = DEFAULT_L2_EPS_GRID,
     per_class: bool = False,
     class_names: Sequence[str] | None = None,
 ) -> pd.DataFrame:
@@ -306,10 +341,12 @@ def evaluate_robustness(
         Clean images in [0, 1].
     labels : ndarray of shape (N,)
         True class indices (indices into the logits of ``model`` and ``surrogate``).
-    attacks : sequence of {"fgsm", "pgd"}
-        L-inf attacks to run at every eps; PGD uses ``pgd_steps`` steps and one random start.
+    attacks : sequence of {"fgsm", "pgd", "pgd_l2"}
+        ``fgsm`` and ``pgd`` are L-inf attacks run at every ``eps_grid`` radius;
+        ``pgd_l2`` is PGD in the L2 ball, run at every ``l2_eps_grid`` radius. PGD uses
+        ``pgd_steps`` steps and one random start.
     eps_grid : sequence of float
-        Radii in [0, 1] pixel units; ``0`` is the clean accuracy.
+        L-inf radii in [0, 1] pixel units; ``0`` is the clean accuracy.
     corruptions : sequence of str
         Names from :data:`~synthaug.attacks.CORRUPTIONS`; empty to skip.
     severities : sequence of int
@@ -319,6 +356,8 @@ def evaluate_robustness(
     pgd_steps, batch_size : int
     random_state : None, int or numpy Generator
         Seeds PGD's random starts and the noise corruption.
+    l2_eps_grid : sequence of float, default (0.25, 0.5, 1.0)
+        L2 norms of the whole perturbation for ``pgd_l2`` (pixels in [0, 1]).
     per_class : bool, default False
         Add a ``class`` column with one row per class per setting.
     class_names : sequence of str, optional
@@ -345,7 +384,7 @@ def evaluate_robustness(
     conditions = run_conditions(
         model, images, labels, attacks=attacks, eps_grid=eps_grid, corruptions=corruptions,
         severities=severities, surrogate=surrogate, pgd_steps=pgd_steps, batch_size=batch_size,
-        random_state=random_state,
+        random_state=random_state, l2_eps_grid=l2_eps_grid,
     )
     return conditions_to_frame(conditions, labels, class_names, per_class)
 

@@ -12,10 +12,16 @@ from ..exceptions import ConfigError
 from ._common import data_options, load_data, positive, staged_output, write_config_json
 
 DEFAULT_EPS = "0,1/255,2/255,4/255,8/255"
+DEFAULT_L2_EPS = "0.25,0.5,1"
 
 
-def parse_eps(text: str) -> list[float]:
-    """``"0,1/255,0.01"`` -> floats in [0, 1]; ConfigError naming --eps otherwise."""
+def parse_eps(text: str, flag: str = "--eps") -> list[float]:
+    """``"0,1/255,0.01"`` -> sorted floats; ConfigError naming the flag otherwise.
+
+    ``--eps`` (L-inf) takes values in [0, 1]; ``--l2-eps`` takes any L2 norm >= 0.
+    """
+    linf = flag == "--eps"
+    example = DEFAULT_EPS if linf else DEFAULT_L2_EPS
     values = []
     for part in (p.strip() for p in text.split(",")):
         if not part:
@@ -23,17 +29,20 @@ def parse_eps(text: str) -> list[float]:
         try:
             value = float(Fraction(part))
         except (ValueError, ZeroDivisionError):
+            unit = ("pixel units in [0, 1]; 8/255 is eight grey levels" if linf
+                    else "the L2 norm of the whole perturbation, pixels in [0, 1]")
             raise ConfigError(
-                f"--eps: {part!r} is not a number; give a comma list such as {DEFAULT_EPS} "
-                "(pixel units in [0, 1]; 8/255 is eight grey levels)."
+                f"{flag}: {part!r} is not a number; give a comma list such as {example} ({unit})."
             ) from None
-        if not 0 <= value <= 1:
+        if linf and not 0 <= value <= 1:
             raise ConfigError(
                 f"--eps: {part} is outside [0, 1]; eps is in pixel units, e.g. 8/255 rather than 8."
             )
+        if not linf and value < 0:
+            raise ConfigError(f"{flag}: {part} is negative; an L2 radius is >= 0, e.g. {example}.")
         values.append(value)
     if not values:
-        raise ConfigError(f"--eps: no values given; e.g. --eps {DEFAULT_EPS}.")
+        raise ConfigError(f"{flag}: no values given; e.g. {flag} {example}.")
     return sorted(set(values))
 
 
@@ -68,7 +77,11 @@ def _severities(text: str) -> list[int]:
 @click.option("--eps", "eps_text", default=DEFAULT_EPS, show_default=True,
               help="Comma-separated L-inf radii in [0, 1] pixel units; fractions like 8/255 are fine.")
 @click.option("--attacks", "attacks_text", default="fgsm,pgd", show_default=True,
-              help="Comma-separated attacks (fgsm, pgd); empty for none.")
+              help="Comma-separated attacks: fgsm, pgd (L-inf, over --eps), pgd_l2 (L2, over --l2-eps); "
+                   "empty for none.")
+@click.option("--l2-eps", "l2_eps_text", default=DEFAULT_L2_EPS, show_default=True,
+              help="Comma-separated L2 radii for pgd_l2: the L2 norm of the whole perturbation (pixels in "
+                   "[0, 1]; 8/255 on every pixel of a 28x28 image is 0.88).")
 @click.option("--pgd-steps", type=int, default=10, show_default=True, help="PGD iterations.")
 @click.option("--corruptions/--no-corruptions", default=True, show_default=True,
               help="Also score gaussian_noise, blur, contrast and brightness.")
@@ -88,7 +101,7 @@ def _severities(text: str) -> list[int]:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty --out folder.")
 def robustness(data: str, model_spec: str, out: Path, trust_pickle: bool, eps_text: str, attacks_text: str,
-               pgd_steps: int, corruptions: bool, severities_text: str, generator_dir: Path | None,
+               l2_eps_text: str, pgd_steps: int, corruptions: bool, severities_text: str, generator_dir: Path | None,
                n_stress: int, surrogate_epochs: int, max_samples: int, batch_size: int,
                image_size: int | None, skip_bad_images: bool, allow_outside_root: bool, seed: int,
                device: str, overwrite: bool) -> None:
@@ -104,12 +117,14 @@ def robustness(data: str, model_spec: str, out: Path, trust_pickle: bool, eps_te
     Examples:
       synthaug robustness data.npz --model model.pt --out runs/robust
       synthaug robustness data.npz --model mymodels:build --eps 0,2/255,8/255 --out runs/r
+      synthaug robustness data.npz --model model.pt --attacks pgd,pgd_l2 --l2-eps 0.5,1 --out runs/r
       synthaug robustness data.npz --model clf.joblib --trust-pickle --out runs/r
     """
-    from ..attacks import ATTACK_NAMES, CORRUPTIONS
+    from ..attacks import ATTACK_NAMES, CORRUPTIONS, L2_ATTACKS
 
     eps_grid = parse_eps(eps_text)
     attacks = _names("--attacks", attacks_text, ATTACK_NAMES)
+    l2_eps_grid = parse_eps(l2_eps_text, "--l2-eps") if any(a in L2_ATTACKS for a in attacks) else []
     severities = _severities(severities_text) if corruptions else []
     for flag, value in (("--pgd-steps", pgd_steps), ("--n-stress", n_stress),
                         ("--surrogate-epochs", surrogate_epochs), ("--batch-size", batch_size),
@@ -138,11 +153,11 @@ def robustness(data: str, model_spec: str, out: Path, trust_pickle: bool, eps_te
         dataset, model, eps_grid=eps_grid, attacks=attacks,
         corruptions=CORRUPTIONS if corruptions else (), severities=severities, pgd_steps=pgd_steps,
         surrogate_epochs=surrogate_epochs, stress_generator=generator, n_stress=n_stress,
-        max_samples=max_samples or None, batch_size=batch_size, random_state=seed,
+        max_samples=max_samples or None, batch_size=batch_size, random_state=seed, l2_eps_grid=l2_eps_grid,
     )
     options: dict[str, Any] = {
         "data": data, "model": model_spec, "out": out, "trust_pickle": trust_pickle, "eps": eps_grid,
-        "attacks": attacks, "pgd_steps": pgd_steps, "corruptions": corruptions, "severities": severities,
+        "attacks": attacks, "l2_eps": l2_eps_grid, "pgd_steps": pgd_steps, "corruptions": corruptions, "severities": severities,
         "generator": generator_dir, "n_stress": n_stress, "surrogate_epochs": surrogate_epochs,
         "max_samples": max_samples, "batch_size": batch_size, "image_size": image_size,
         "skip_bad_images": skip_bad_images, "allow_outside_root": allow_outside_root, "seed": seed,

@@ -50,7 +50,7 @@ GAN_ARMS = ("gan", "gan_balance", "gan_classic", "tstr", "adv_gan")
 ADV_ARMS = ("adv_real", "adv_gan")
 #: Downstream classifiers known by name (see :func:`synthaug.classifiers.make_classifier`).
 KNOWN_CLASSIFIERS = ("cnn", "logreg", "random_forest")
-KNOWN_ATTACKS = ("fgsm", "pgd")
+KNOWN_ATTACKS = ("fgsm", "pgd", "pgd_l2")
 
 #: Small and fast settings used by ``synthaug evaluate`` when no recipe is given.
 FAST_DEFAULTS: dict[str, Any] = {
@@ -137,9 +137,13 @@ class ExperimentConfig:
         Score every CNN arm under attacks and corruptions, and add the adversarial
         training arms (when ``robust_adversarial_training``).
     robust_eps_grid : tuple of float
-        Attack budgets in ``[0, 1]`` pixel units (``8/255`` is 8 grey levels).
+        L-inf attack budgets (``fgsm``, ``pgd``) in ``[0, 1]`` pixel units (``8/255`` is
+        8 grey levels).
+    robust_l2_eps_grid : tuple of float
+        L2 budgets of ``pgd_l2``: the L2 norm of the whole perturbation.
     robust_attacks, robust_corruptions : tuple of str
-        Attack and corruption names; an empty corruption tuple skips corruptions.
+        Attack names (``fgsm``, ``pgd``, ``pgd_l2``) and corruption names; an empty
+        corruption tuple skips corruptions.
     robust_severities : tuple of int
         Corruption severities.
     robust_pgd_steps : int
@@ -198,6 +202,7 @@ class ExperimentConfig:
     smote_k_neighbors: int = 5
     robustness: bool = False
     robust_eps_grid: tuple[float, ...] = (1 / 255, 2 / 255, 4 / 255, 8 / 255)
+    robust_l2_eps_grid: tuple[float, ...] = (0.25, 0.5, 1.0)
     robust_attacks: tuple[str, ...] = ("fgsm", "pgd")
     robust_corruptions: tuple[str, ...] = ("gaussian_noise", "blur", "contrast")
     robust_severities: tuple[int, ...] = (1, 3, 5)
@@ -328,6 +333,11 @@ class ExperimentConfig:
         if any(not 0 < e <= 1 for e in eps):
             raise err("robust_eps_grid", f"every eps must be in (0, 1] (pixel units; 8/255 = 8 grey levels), got {list(eps)}.")
         set_("robust_eps_grid", tuple(sorted(set(eps))))
+        l2 = tuple(_parse_number("robust_l2_eps_grid", e, where)
+                   for e in as_list("robust_l2_eps_grid", self.robust_l2_eps_grid))
+        if any(not 0 < e < float("inf") for e in l2):
+            raise err("robust_l2_eps_grid", f"every L2 eps must be a finite number > 0, got {list(l2)}.")
+        set_("robust_l2_eps_grid", tuple(sorted(set(l2))))
         set_("robust_attacks", tuple(as_str("robust_attacks", a, KNOWN_ATTACKS) for a in as_list("robust_attacks", self.robust_attacks)))
         corr = () if self.robust_corruptions in (None, (), []) else as_list("robust_corruptions", self.robust_corruptions)
         from ..attacks.corruptions import CORRUPTIONS

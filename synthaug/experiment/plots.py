@@ -15,6 +15,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..attacks.evaluate import L2_ATTACKS
+
 __all__ = [
     "figure_to_png",
     "image_to_png",
@@ -219,7 +221,8 @@ def plot_robustness(robust_summary: pd.DataFrame, train_size: str,
         c = s[(s["perturbation"] == pert) & (s["classifier"] == clf)]
         for (arm, ratio), part in c.groupby(["arm", "ratio"], sort=False, dropna=False):
             part = part.sort_values("eps")
-            x, y = list(part["eps"] * 255), list(part["mean"])
+            scale = 1 if pert in L2_ATTACKS else 255  # L-inf radii read as grey levels
+            x, y = list(part["eps"] * scale), list(part["mean"])
             if summary is not None:
                 clean = summary[(summary["metric"] == "accuracy") & (summary["arm"] == arm)
                                 & (summary["classifier"] == clf) & (summary["train_size"] == train_size)]
@@ -229,7 +232,7 @@ def plot_robustness(robust_summary: pd.DataFrame, train_size: str,
             label = arm if arm != "gan" else f"gan x{ratio:g}"
             colour = _ARM_COLOURS.get(arm)
             ax.plot(x, y, "o-", color=colour, label=label, alpha=1.0 if arm != "gan" else 0.5)
-        ax.set_xlabel("eps (grey levels out of 255)")
+        ax.set_xlabel("eps (L2 norm)" if pert in L2_ATTACKS else "eps (grey levels out of 255)")
         ax.set_ylabel("robust accuracy")
         ax.set_title(f"{pert} on {clf} (train size {train_size})")
         ax.grid(alpha=0.3)

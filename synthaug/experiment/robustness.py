@@ -39,8 +39,12 @@ from .._utils import check_random_state, seed_from
 from ..attacks.corruptions import CORRUPTIONS, MAX_SEVERITY
 from ..attacks.evaluate import (
     ATTACK_NAMES,
+    DEFAULT_ATTACKS,
     DEFAULT_EPS_GRID,
+    DEFAULT_L2_EPS_GRID,
+    L2_ATTACKS,
     Condition,
+    eps_label,
     conditions_to_frame,
     predict_labels,
     run_conditions,
@@ -236,7 +240,7 @@ def _train_surrogate(images: np.ndarray, labels: np.ndarray, n_out: int, epochs:
 
 
 def _check_options(eps_grid, attacks, corruptions, severities, pgd_steps, surrogate_epochs, n_stress,
-                   max_samples, n_examples) -> None:
+                   max_samples, n_examples, l2_eps_grid=()) -> None:
     for name in attacks:
         if name not in ATTACK_NAMES:
             raise ConfigError(f"--attacks: unknown attack {name!r}; choose from {', '.join(ATTACK_NAMES)}.")
@@ -245,11 +249,16 @@ def _check_options(eps_grid, attacks, corruptions, severities, pgd_steps, surrog
             raise ConfigError(
                 f"--corruptions: unknown corruption {name!r}; choose from {', '.join(CORRUPTIONS)}."
             )
-    if attacks and not list(eps_grid):
+    if any(a not in L2_ATTACKS for a in attacks) and not list(eps_grid):
         raise ConfigError("--eps: give at least one value, e.g. 0,2/255,8/255.")
+    if any(a in L2_ATTACKS for a in attacks) and not list(l2_eps_grid):
+        raise ConfigError("--l2-eps: give at least one value for pgd_l2, e.g. 0.25,0.5,1.")
     for e in eps_grid:
         if not isinstance(e, (int, float, np.floating, np.integer)) or not 0 <= float(e) <= 1:
             raise ConfigError(f"--eps: values must lie in [0, 1] (pixel units, e.g. 8/255), got {e!r}.")
+    for e in l2_eps_grid:
+        if not isinstance(e, (int, float, np.floating, np.integer)) or not 0 <= float(e) < float("inf"):
+            raise ConfigError(f"--l2-eps: values must be finite numbers >= 0 (an L2 norm, e.g. 0.5), got {e!r}.")
     for s in severities:
         if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or not 0 <= s <= MAX_SEVERITY:
             raise ConfigError(f"--severities: integers from 0 to {MAX_SEVERITY}, got {s!r}.")
@@ -306,7 +315,7 @@ def run_robustness(
     model: LoadedModel,
     *,
     eps_grid: Sequence[float] = DEFAULT_EPS_GRID,
-    attacks: Sequence[str] = ATTACK_NAMES,
+    attacks: Sequence[str] = DEFAULT_ATTACKS,
     corruptions: Sequence[str] = CORRUPTIONS,
     severities: Sequence[int] = (1, 3, 5),
     pgd_steps: int = 10,
@@ -317,6 +326,7 @@ def run_robustness(
     n_examples: int = 8,
     batch_size: int = 256,
     random_state=0,
+    l2_eps_grid: Sequence[float] = DEFAULT_L2_EPS_GRID,
 ) -> RobustnessResult:
     """Measure a classifier's accuracy under attacks, corruptions and generated samples.
 
@@ -330,7 +340,8 @@ def run_robustness(
         box; without (scikit-learn), they are crafted on a surrogate CNN and transferred.
     eps_grid : sequence of float
         L-inf radii in [0, 1] pixel units (``8/255`` is eight grey levels).
-    attacks : sequence of {"fgsm", "pgd"}
+    attacks : sequence of {"fgsm", "pgd", "pgd_l2"}
+        ``pgd_l2`` runs over ``l2_eps_grid``, the others over ``eps_grid``.
     corruptions : sequence of str
         From :data:`~synthaug.attacks.CORRUPTIONS`.
     severities : sequence of int
@@ -351,6 +362,8 @@ def run_robustness(
     batch_size : int, default 256
     random_state : None, int or numpy Generator, default 0
         Seeds the subsample, the surrogate, PGD's starts, the noise and the stress samples.
+    l2_eps_grid : sequence of float, default (0.25, 0.5, 1.0)
+        L2 norms of the whole perturbation for ``pgd_l2``.
 
     Returns
     -------
@@ -375,9 +388,10 @@ def run_robustness(
         )
     attacks, corruptions = tuple(attacks), tuple(corruptions)
     eps_grid = tuple(float(e) for e in eps_grid)
+    l2_eps_grid = tuple(float(e) for e in l2_eps_grid)
     severities = tuple(int(s) for s in severities)
     _check_options(eps_grid, attacks, corruptions, severities, pgd_steps, surrogate_epochs, n_stress,
-                   max_samples, n_examples)
+                   max_samples, n_examples, l2_eps_grid)
     rng = check_random_state(random_state)
     notes: list[str] = []
 
@@ -430,7 +444,7 @@ def run_robustness(
     conditions = run_conditions(
         target, evaluated.images, y, attacks=attacks, eps_grid=eps_grid, corruptions=corruptions,
         severities=severities, surrogate=surrogate, pgd_steps=pgd_steps, batch_size=batch_size,
-        random_state=seed_from(rng), keep_index=example_rows,
+        random_state=seed_from(rng), l2_eps_grid=l2_eps_grid, keep_index=example_rows,
         progress=lambda what: log.info("robustness: %s", what),
     )
     results = conditions_to_frame(conditions, y)
@@ -482,7 +496,7 @@ def run_robustness(
             elif c.kind == "corruption":
                 title = f"{key} (severity {int(c.severity)})"
             else:
-                title = f"{key} eps={c.eps * 255:.3g}/255" + (" (transfer)" if c.kind == "transfer" else "")
+                title = f"{key} eps={eps_label(key, c.eps)}" + (" (transfer)" if c.kind == "transfer" else "")
             examples["panels"].append((title, c.images, list(names[c.predictions[example_rows]])))
 
     config = {
@@ -493,6 +507,7 @@ def run_robustness(
         "model_kind": model.kind,
         "has_gradients": model.has_gradients,
         "eps_grid": list(eps_grid),
+        "l2_eps_grid": list(l2_eps_grid) if any(a in L2_ATTACKS for a in attacks) else [],
         "attacks": list(attacks),
         "corruptions": list(corruptions),
         "severities": list(severities),
@@ -527,20 +542,27 @@ def plot_robust_accuracy(result: RobustnessResult) -> bytes:
     """PNG: accuracy vs eps per attack (left) and vs severity per corruption (right)."""
     df = result.results
     clean = result.clean_accuracy()
-    attacks = df[df["kind"].isin(["adversarial", "transfer"])]
+    attacked = df[df["kind"].isin(["adversarial", "transfer"])]
+    l2 = attacked["perturbation"].isin(L2_ATTACKS)
+    attacks, l2_attacks = attacked[~l2], attacked[l2]
     corr = df[df["kind"] == "corruption"]
-    panels = [p for p, d in (("attacks", attacks), ("corruptions", corr)) if not d.empty] or ["attacks"]
+    panels = [p for p, d in (("attacks", attacks), ("l2", l2_attacks), ("corruptions", corr))
+              if not d.empty] or ["attacks"]
     fig = _figure()
     fig.set_size_inches(5.0 * len(panels), 3.8)
     for i, panel in enumerate(panels, start=1):
         ax = fig.add_subplot(1, len(panels), i)
-        if panel == "attacks":
-            for (name, kind), grp in attacks.groupby(["perturbation", "kind"], sort=False):
+        if panel in ("attacks", "l2"):
+            for (name, kind), grp in (attacks if panel == "attacks" else l2_attacks).groupby(
+                    ["perturbation", "kind"], sort=False):
                 grp = grp.sort_values("eps")
                 label = name + (" (transfer)" if kind == "transfer" else "")
-                ax.plot(grp["eps"] * 255, grp["accuracy"], marker="o", label=label)
-            ax.set_xlabel("eps (grey levels out of 255)")
-            ax.set_title("Accuracy under attack")
+                x, y = list(grp["eps"] * (255 if panel == "attacks" else 1)), list(grp["accuracy"])
+                if x[0] > 0:  # start every curve at the clean accuracy (eps 0)
+                    x, y = [0.0, *x], [clean, *y]
+                ax.plot(x, y, marker="o", label=label)
+            ax.set_xlabel("eps (grey levels out of 255)" if panel == "attacks" else "eps (L2 norm of the perturbation)")
+            ax.set_title("Accuracy under attack" + (" (L2)" if panel == "l2" else ""))
         else:
             for name, grp in corr.groupby("perturbation", sort=False):
                 grp = grp.sort_values("severity")
@@ -621,7 +643,9 @@ def _md_table(df: pd.DataFrame) -> str:
 def _display_table(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     if "eps" in out:
-        out.insert(out.columns.get_loc("eps") + 1, "eps_255", out["eps"] * 255)
+        # eps_255 reads L-inf radii in grey levels; an L2 radius has no such reading.
+        l2 = out["perturbation"].isin(L2_ATTACKS) if "perturbation" in out else False
+        out.insert(out.columns.get_loc("eps") + 1, "eps_255", out["eps"].where(~l2) * 255)
     return out
 
 
@@ -648,6 +672,10 @@ def _versions() -> dict[str, str]:
     return out
 
 
+EPS_NOTE = ("For fgsm and pgd, eps is an L-inf radius in [0, 1] pixel units (eps_255 = grey levels "
+            "out of 255); for pgd_l2 it is the L2 norm of the whole perturbation.")
+
+
 def summary_lines(result: RobustnessResult) -> list[str]:
     """Short human lines: clean accuracy, each attack at its largest eps, each corruption at its
     top severity, the stress set."""
@@ -657,7 +685,8 @@ def summary_lines(result: RobustnessResult) -> list[str]:
             lines.append(f"{row.perturbation} at severity {int(row.severity)}: {row.accuracy:.3f}")
         else:
             suffix = " (transfer)" if row.kind == "transfer" else ""
-            lines.append(f"{row.perturbation}{suffix} at eps={row.eps * 255:.3g}/255: {row.accuracy:.3f}")
+            lines.append(f"{row.perturbation}{suffix} at eps={eps_label(row.perturbation, row.eps)}: "
+                         f"{row.accuracy:.3f}")
     stress = result.results[result.results["kind"] == "stress"]
     for row in stress.itertuples(index=False):
         lines.append(f"generated stress set ({row.n} images): {row.accuracy:.3f}")
@@ -701,8 +730,7 @@ def write_robustness_report(result: RobustnessResult, directory) -> dict[str, Pa
 
     md = [f"# {title}", "", "## Summary", "", *[f"- {s}" for s in summary], "", "## What was measured", "",
           *[f"- {n}" for n in result.notes], "",
-          "eps is an L-inf radius in [0, 1] pixel units (eps_255 = grey levels out of 255). "
-          "Accuracy at eps 0 is the clean accuracy.", "",
+          f"{EPS_NOTE} Accuracy at eps 0 is the clean accuracy.", "",
           "## Accuracy", "", _md_table(table), "", "![accuracy vs eps](robust_accuracy.png)", "",
           "## Per class", "", _md_table(per_class), "",
           "## Examples", "", "Predictions on clean images and at the strongest setting of each "
@@ -720,7 +748,7 @@ def write_robustness_report(result: RobustnessResult, directory) -> dict[str, Pa
         f"<h1>{html.escape(title)}</h1>",
         "<h2>Summary</h2><ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in summary) + "</ul>",
         "<h2>What was measured</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
-        + "</ul><p>eps is an L-inf radius in [0, 1] pixel units (eps_255 = grey levels out of 255).</p>",
+        + f"</ul><p>{html.escape(EPS_NOTE)}</p>",
         "<h2>Accuracy</h2>", img("robust_accuracy.png"), html_table(table),
         "<h2>Per class</h2>", html_table(per_class),
         "<h2>Examples</h2><p>Predictions on clean images and at the strongest setting of each "

@@ -440,7 +440,8 @@ def _classify(seed: int, key: str, arm: str, ratio: float | None, X_sub, y_sub, 
             from ..attacks import evaluate_robustness
 
             Xr, yr = X_test[robust_rows], y_test[robust_rows]
-            common = dict(eps_grid=config.robust_eps_grid, corruptions=config.robust_corruptions,
+            common = dict(eps_grid=config.robust_eps_grid, l2_eps_grid=config.robust_l2_eps_grid,
+                          corruptions=config.robust_corruptions,
                           severities=config.robust_severities, pgd_steps=config.robust_pgd_steps,
                           random_state=derive_seed(seed, "robustness", key))
             if name == "cnn" and not np.array_equal(clf.classes_, np.arange(n_classes)):

@@ -85,6 +85,7 @@ def test_robust_accuracy_pgd_in_unit_interval(trained_model, attack_data):
         ({"attacks": ("cw",)}, "unknown attack 'cw'"),
         ({"corruptions": ("fog",)}, "unknown corruption 'fog'"),
         ({"eps_grid": (2.0,)}, r"eps_grid values must lie in \[0, 1\]"),
+        ({"attacks": ("pgd_l2",), "l2_eps_grid": (-1.0,)}, r"l2_eps_grid values must lie in \[0, inf\)"),
         ({"severities": (9,)}, "severities must be integers from 0 to 5"),
         ({"batch_size": 0}, "batch_size must be an integer >= 1"),
     ],
@@ -108,3 +109,23 @@ def test_loaded_model_with_gradients_is_attacked_white_box(trained_model, attack
     loaded = LoadedModel("python", "test", module=trained_model)
     df = evaluate_robustness(loaded, images, labels, eps_grid=(0.3,), corruptions=(), random_state=0)
     assert set(df["kind"]) == {"clean", "adversarial"}
+
+
+def test_pgd_l2_runs_over_its_own_grid_and_matches_the_attack(trained_model, attack_data):
+    images, labels = attack_data
+    l2_grid = (0.0, 0.5, 2.0)
+    df = evaluate_robustness(trained_model, images, labels, attacks=("pgd", "pgd_l2"), eps_grid=(0.1,),
+                             l2_eps_grid=l2_grid, corruptions=(), random_state=0)
+    l2 = df[df.perturbation == "pgd_l2"].sort_values("eps")
+    assert list(l2["eps"]) == list(l2_grid)  # the L2 grid, not eps_grid
+    assert list(df.loc[df.perturbation == "pgd", "eps"]) == [0.1]
+    clean = df.loc[df.kind == "clean", "accuracy"].item()
+    assert l2["accuracy"].iloc[0] == clean
+    assert l2["accuracy"].is_monotonic_decreasing and l2["accuracy"].iloc[-1] < clean
+    # The same number as the L2 PGD attack run by hand (one batch, the same seed chain).
+    from synthaug.attacks import make_attack
+
+    attack = make_attack("pgd_l2", 2.0, pgd_steps=10)
+    assert attack.norm == "l2" and attack.eps == 2.0
+    x_adv = attack(trained_model, images, labels)
+    assert float(np.sqrt(((x_adv - images) ** 2).reshape(len(images), -1).sum(1)).max()) <= 2.0 + 1e-4

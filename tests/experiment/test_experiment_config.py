@@ -78,6 +78,8 @@ def test_unknown_key_in_table(tmp_path):
         ('test_fraction = 1.5', "test_fraction"),
         ('cnn_epochs = 0', "cnn_epochs"),
         ('robust_eps_grid = ["8/0"]', "robust_eps_grid"),
+        ('robust_l2_eps_grid = [-0.5]', "robust_l2_eps_grid"),
+        ('robust_attacks = ["cw"]', "robust_attacks"),
         ('robust_corruptions = ["fog"]', "robust_corruptions"),
         ('n_jobs = 0', "n_jobs"),
     ],
@@ -141,3 +143,10 @@ def test_relative_dataset_path_found_from_recipe_parent(tmp_path, monkeypatch):
     assert cfg.dataset == str(tmp_path / "data.npz")
     # builtin names are left alone; an explicit DATA override is used as given
     assert ExperimentConfig.from_toml(recipe, dataset="builtin:digits").dataset == "builtin:digits"
+
+
+def test_l2_pgd_in_a_recipe(tmp_path):
+    text = '[robustness]\nenabled = true\nattacks = ["pgd", "pgd_l2"]\nl2_eps_grid = [1, "1/2"]\n'
+    cfg = ExperimentConfig.from_toml(write(tmp_path, text))
+    assert cfg.robust_attacks == ("pgd", "pgd_l2")
+    assert cfg.robust_l2_eps_grid == (0.5, 1.0)

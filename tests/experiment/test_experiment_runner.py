@@ -160,6 +160,16 @@ def test_robustness_tidy_table_and_adversarial_arms():
     assert not report.robustness_summary.empty
 
 
+def test_l2_pgd_scores_every_cnn_arm_over_the_l2_grid():
+    cfg = ExperimentConfig(seeds=(0,), arms=("real",), classifiers=("cnn",), quality=False, robustness=True,
+                           robust_attacks=("pgd_l2",), robust_l2_eps_grid=(0.5, 1.0), robust_pgd_steps=2,
+                           robust_corruptions=(), robust_adversarial_training=False, **TINY)
+    report = run_experiment(toy(20), cfg)
+    rb = report.robustness
+    assert set(rb["perturbation"]) == {"pgd_l2"} and sorted(rb["eps"]) == [0.5, 1.0]
+    assert rb["accuracy"].between(0, 1).all()
+
+
 def test_quality_and_memorisation_tables():
     cfg = ExperimentConfig(seeds=(0,), arms=("real",), classifiers=("logreg",), quality=True, **TINY)
     report = run_experiment(toy(10), cfg)
