@@ -8,7 +8,9 @@ Reads summary.csv (and robustness_summary.csv when present) and prints:
    with `*` when the 95% interval of the paired difference excludes 0;
 2. the CNN's robust accuracy against eps per attack, one row per (train size, arm),
    with `*` where the paired difference with real-only is significant;
-3. the CNN's accuracy under each corruption at the highest severity.
+3. the CNN's accuracy under each corruption at the highest severity;
+4. sample quality (Frechet distance, precision, recall, density, coverage, TRTS) and the
+   memorisation check, per training size.
 
 Only reads what the report wrote; it computes nothing new.
 """
@@ -120,6 +122,25 @@ def corruption_table(rs: pd.DataFrame, classifier: str = "cnn") -> str:
     return "\n".join(lines)
 
 
+def quality_table(quality: pd.DataFrame, memorisation: pd.DataFrame) -> str:
+    """Sample quality (class "all") and the memorisation check, mean over seeds per train size."""
+    if quality.empty:
+        return ""
+    q = quality[quality["class"].astype(str) == "all"]
+    cols = ["frechet_distance", "precision", "recall", "density", "coverage", "trts_accuracy"]
+    q = q.groupby("train_size", sort=False)[cols].mean()
+    if not memorisation.empty:
+        m = memorisation.groupby("train_size", sort=False)[["distance_ratio", "fraction_flagged"]].mean()
+        q = q.join(m)
+    lines = ["**sample quality** (CNN feature space of each seed's real training rows, against the "
+             "real test images; mean over seeds; `distance_ratio` = median pixel distance of synthetic "
+             "images to their nearest training image over that of real test images)", "",
+             "| train/class | " + " | ".join(q.columns) + " |", "|---|" + "---|" * len(q.columns)]
+    for size, row in q.iterrows():
+        lines.append(f"| {size} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
+    return "\n".join(lines)
+
+
 def main(folder: str) -> int:
     out = Path(folder)
     if not (out / "summary.csv").is_file():
@@ -131,6 +152,10 @@ def main(folder: str) -> int:
     if (out / "robustness_summary.csv").is_file():
         rs = pd.read_csv(out / "robustness_summary.csv")
         blocks += [robust_table(rs, summary), corruption_table(rs)]
+    if (out / "quality.csv").is_file():
+        mem = out / "memorisation.csv"
+        blocks.append(quality_table(pd.read_csv(out / "quality.csv"),
+                                    pd.read_csv(mem) if mem.is_file() else pd.DataFrame()))
     print("\n\n".join(b for b in blocks if b))
     return 0
 
