@@ -644,8 +644,10 @@ def _display_table(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     if "eps" in out:
         # eps_255 reads L-inf radii in grey levels; an L2 radius has no such reading.
-        l2 = out["perturbation"].isin(L2_ATTACKS) if "perturbation" in out else False
-        out.insert(out.columns.get_loc("eps") + 1, "eps_255", out["eps"].where(~l2) * 255)
+        eps_255 = out["eps"] * 255
+        if "perturbation" in out:
+            eps_255 = eps_255.where(~out["perturbation"].isin(L2_ATTACKS))
+        out.insert(out.columns.get_loc("eps") + 1, "eps_255", eps_255)
     return out
 
 
