@@ -23,6 +23,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from synthaug.experiment import ALL_ARMS
+from synthaug.rendering import md_table
+
 
 def _arm_label(arm: str, ratio) -> str:
     if pd.isna(ratio) or arm in ("real", "adv_real", "gan_balance"):
@@ -35,15 +38,23 @@ def _eps_label(eps: float) -> str:
     return f"{frac.numerator}/{frac.denominator}" if frac.denominator == 255 else f"{eps:g}"
 
 
-ARM_ORDER = ("real", "classic", "smote", "gan", "gan_balance", "gan_classic", "tstr", "adv_real", "adv_gan")
-
-
 def _order(labels: list[str]) -> list[str]:
     def key(label: str):
         arm, _, ratio = label.partition(" x")
-        return (ARM_ORDER.index(arm) if arm in ARM_ORDER else len(ARM_ORDER), float(ratio or 0), label)
+        return (ALL_ARMS.index(arm) if arm in ALL_ARMS else len(ALL_ARMS), float(ratio or 0), label)
 
     return sorted(set(labels), key=key)
+
+
+def _marked(x: pd.DataFrame) -> str:
+    """The first row's mean, with `*` when its paired difference is significant."""
+    return "" if x.empty else f"{x['mean'].iloc[0]:.3f}{' *' if x['significant'].iloc[0] else ''}"
+
+
+def _block(title: str, columns: list[str], rows: list[list]) -> str:
+    """A bold title line, a blank line and the markdown table (rendered by synthaug.rendering)."""
+    table = md_table(pd.DataFrame([[str(v) for v in row] for row in rows], columns=columns))
+    return f"{title}\n\n{table}".rstrip("\n")
 
 
 def metric_table(summary: pd.DataFrame, metric: str) -> str:
@@ -52,10 +63,9 @@ def metric_table(summary: pd.DataFrame, metric: str) -> str:
         return ""
     s["col"] = [_arm_label(a, r) for a, r in zip(s["arm"], s["ratio"])]
     cols = _order(list(dict.fromkeys(s["col"])))
-    lines = [f"**{metric}** (mean over seeds; in brackets the paired difference with `real`, "
-             "`*` = its 95% interval excludes 0)", "",
-             "| train/class | classifier | " + " | ".join(cols) + " |",
-             "|---|---|" + "---|" * len(cols)]
+    title = (f"**{metric}** (mean over seeds; in brackets the paired difference with `real`, "
+             "`*` = its 95% interval excludes 0)")
+    rows = []
     for (size, clf), g in s.groupby(["train_size", "classifier"], sort=False):
         cells = []
         for c in cols:
@@ -68,8 +78,8 @@ def metric_table(summary: pd.DataFrame, metric: str) -> str:
             if c != "real" and pd.notna(r["diff_mean"]):
                 cell += f" ({r['diff_mean']:+.3f}{' *' if r['significant'] else ''})"
             cells.append(cell)
-        lines.append(f"| {size} | {clf} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append([size, clf, *cells])
+    return _block(title, ["train/class", "classifier", *cols], rows)
 
 
 def robust_table(rs: pd.DataFrame, summary: pd.DataFrame, classifier: str = "cnn") -> str:
@@ -79,10 +89,9 @@ def robust_table(rs: pd.DataFrame, summary: pd.DataFrame, classifier: str = "cnn
     r["col"] = [f"{p} {_eps_label(e)}" for p, e in zip(r["perturbation"], r["eps"])]
     r["row"] = [_arm_label(a, q) for a, q in zip(r["arm"], r["ratio"])]
     cols = list(dict.fromkeys(r.sort_values(["perturbation", "eps"])["col"]))
-    lines = [f"**robust accuracy, {classifier}** (mean over seeds; `*` = paired difference with "
-             "`real` significant)", "",
-             "| train/class | arm | clean | " + " | ".join(cols) + " |",
-             "|---|---|---|" + "---|" * len(cols)]
+    title = (f"**robust accuracy, {classifier}** (mean over seeds; `*` = paired difference with "
+             "`real` significant)")
+    rows = []
     # Clean accuracy from summary.csv: the same real test split (robustness scores at most
     # robust_max_test of its images, 500 by default; both test splits here are smaller).
     clean = summary[(summary["classifier"] == classifier) & (summary["metric"] == "accuracy")].copy()
@@ -94,10 +103,9 @@ def robust_table(rs: pd.DataFrame, summary: pd.DataFrame, classifier: str = "cnn
             cells = [f"{cl['mean'].iloc[0]:.3f}" if not cl.empty else ""]
             for c in cols:
                 x = gr[gr["col"] == c]
-                cells.append("" if x.empty else
-                             f"{x['mean'].iloc[0]:.3f}{' *' if x['significant'].iloc[0] else ''}")
-            lines.append(f"| {size} | {row} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+                cells.append(_marked(x))
+            rows.append([size, row, *cells])
+    return _block(title, ["train/class", "arm", "clean", *cols], rows)
 
 
 def corruption_table(rs: pd.DataFrame, classifier: str = "cnn") -> str:
@@ -108,18 +116,13 @@ def corruption_table(rs: pd.DataFrame, classifier: str = "cnn") -> str:
     r = r[r["severity"] == top]
     r["row"] = [_arm_label(a, q) for a, q in zip(r["arm"], r["ratio"])]
     cols = list(dict.fromkeys(r["perturbation"]))
-    lines = [f"**accuracy under corruptions at severity {top:g}, {classifier}**", "",
-             "| train/class | arm | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+    title = f"**accuracy under corruptions at severity {top:g}, {classifier}**"
+    rows = []
     for size, g in r.groupby("train_size", sort=False):
         for row in _order(list(dict.fromkeys(g["row"]))):
             gr = g[g["row"] == row]
-            cells = []
-            for c in cols:
-                x = gr[gr["perturbation"] == c]
-                cells.append("" if x.empty else
-                             f"{x['mean'].iloc[0]:.3f}{' *' if x['significant'].iloc[0] else ''}")
-            lines.append(f"| {size} | {row} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+            rows.append([size, row, *(_marked(gr[gr["perturbation"] == c]) for c in cols)])
+    return _block(title, ["train/class", "arm", *cols], rows)
 
 
 def quality_table(quality: pd.DataFrame, memorisation: pd.DataFrame) -> str:
@@ -132,13 +135,10 @@ def quality_table(quality: pd.DataFrame, memorisation: pd.DataFrame) -> str:
     if not memorisation.empty:
         m = memorisation.groupby("train_size", sort=False)[["distance_ratio", "fraction_flagged"]].mean()
         q = q.join(m)
-    lines = ["**sample quality** (CNN feature space of each seed's real training rows, against the "
+    title = ("**sample quality** (CNN feature space of each seed's real training rows, against the "
              "real test images; mean over seeds; `distance_ratio` = median pixel distance of synthetic "
-             "images to their nearest training image over that of real test images)", "",
-             "| train/class | " + " | ".join(q.columns) + " |", "|---|" + "---|" * len(q.columns)]
-    for size, row in q.iterrows():
-        lines.append(f"| {size} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
-    return "\n".join(lines)
+             "images to their nearest training image over that of real test images)")
+    return f"{title}\n\n{md_table(q.rename_axis('train/class').reset_index())}".rstrip("\n")
 
 
 def main(folder: str) -> int:

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +71,31 @@ def test_augment_is_reproducible_from_seed(toy_npz: Path, tmp_path: Path) -> Non
         assert invoke("augment", toy_npz, "--out", tmp_path / name, *FAST).exit_code == 0
     with np.load(tmp_path / "a" / "augmented.npz") as a, np.load(tmp_path / "b" / "augmented.npz") as b:
         np.testing.assert_array_equal(a["images"], b["images"])
+
+
+def test_augment_writes_the_rows_gan_oversampler_returns(toy_npz: Path, tmp_path: Path) -> None:
+    """`augment DATA --seed S` == GANOverSampler(generator=ConditionalGAN(random_state=S), random_state=S)."""
+    from synthaug.data import images_to_uint8, load_dataset
+    from synthaug.generators import ConditionalGAN
+    from synthaug.over_sampling import GANOverSampler
+
+    result = invoke("augment", toy_npz, "--out", tmp_path / "a", "--balance", "--model", "vanilla",
+                    "--epochs", "2", "--batch-size", "16", "--no-progress", "--seed", "5", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    train = load_dataset(str(toy_npz))
+    gan = ConditionalGAN(model="vanilla", epochs=2, batch_size=16, random_state=5, device="cpu")
+    sampler = GANOverSampler(generator=gan, random_state=5)
+    X_res, y_res = sampler.fit_resample(train.images, train.labels)
+    n = len(train)
+    assert len(y_res) > n
+    with np.load(tmp_path / "a" / "augmented.npz") as z:
+        syn = z["is_synthetic"]
+        assert not syn[:n].any() and syn[n:].all()
+        np.testing.assert_array_equal(z["labels"][syn], y_res[n:])  # same classes, same order
+        np.testing.assert_array_equal(z["images"][syn], images_to_uint8(X_res[n:]))
+    saved = ConditionalGAN.load(tmp_path / "a" / "model", device="cpu")
+    np.testing.assert_array_equal(saved.sample(y_res[n:], random_state=5), X_res[n:])
+    assert saved.class_names_ == ["class0", "class1", "class2"]
 
 
 def test_augment_keeps_val_and_test_splits_real(tmp_path: Path) -> None:
@@ -173,48 +194,43 @@ def test_never_overwrites_without_flag(toy_npz: Path, tmp_path: Path) -> None:
     assert not (out / "precious.txt").exists() and (out / "augmented.npz").is_file()
 
 
-def _run_cli(args, **kwargs):
-    return subprocess.Popen(
-        [sys.executable, "-m", "synthaug", *map(str, args)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs,
-    )
 
 
-def test_interrupted_run_resumes_to_the_same_result(toy_npz: Path, tmp_path: Path) -> None:
+def test_interrupted_run_resumes_to_the_same_result(toy_npz: Path, tmp_path: Path, cli_process) -> None:
     """A real CLI process stopped by SIGINT mid-training resumes to an identical result."""
     args = ["augment", toy_npz, "--epochs", "120", "--batch-size", "16", "--no-progress",
             "--seed", "3", "--checkpoint-every", "1", "--model", "vanilla"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    ref = subprocess.run([sys.executable, "-m", "synthaug", *map(str, args), "--out", str(tmp_path / "ref")],
-                         capture_output=True, text=True, env=env)
-    assert ref.returncode == 0, ref.stderr
+    code, _, err = cli_process([*args, "--out", tmp_path / "ref"]).finish()
+    assert code == 0, err
 
     out = tmp_path / "run"
     ckpt = tmp_path / ".run.checkpoint"
-    proc = _run_cli([*args, "--out", out], env=env)
-    deadline = time.time() + 60
-    while time.time() < deadline and proc.poll() is None:
-        if ckpt.is_dir() and any(p.name != "run.json" for p in ckpt.iterdir()):
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "training finished before it could be interrupted"
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    run = cli_process([*args, "--out", out])
+    run.wait_for(lambda: ckpt.is_dir() and any(p.name != "run.json" for p in ckpt.iterdir()))
+    code, _, err = run.send(signal.SIGINT).finish()
+    assert code == 130, err
     assert "--resume" in err and "Traceback" not in err
     assert not out.exists(), "an incomplete output folder was left behind"
 
-    resumed = subprocess.run([sys.executable, "-m", "synthaug", *map(str, args), "--out", str(out), "--resume"],
-                             capture_output=True, text=True, env=env)
-    assert resumed.returncode == 0, resumed.stderr
+    code, _, err = cli_process([*args, "--out", out, "--resume"]).finish()
+    assert code == 0, err
     with np.load(tmp_path / "ref" / "augmented.npz") as a, np.load(out / "augmented.npz") as b:
         np.testing.assert_array_equal(a["images"], b["images"])
     assert pd.read_csv(tmp_path / "ref" / "history.csv").shape == pd.read_csv(out / "history.csv").shape
     assert not ckpt.exists()
 
 
+def test_resume_with_other_options_is_refused(toy_npz: Path, tmp_path: Path, monkeypatch) -> None:
+    ckpt = tmp_path / ".o.checkpoint"
+    ckpt.mkdir()
+    (ckpt / "run.json").write_text(json.dumps({"data": str(toy_npz), "model": "dcgan", "epochs": 3}))
+    message = _fails(["augment", toy_npz, "--out", tmp_path / "o", "--resume", *FAST], "--resume")
+    assert "--epochs" in message and "--batch-size" in message and "Use the same data and options" in message
+
+
 def test_resume_without_checkpoint_is_refused(toy_npz: Path, tmp_path: Path) -> None:
-    _fails(["augment", toy_npz, "--out", tmp_path / "o", "--resume", *FAST], "no checkpoint")
+    _fails(["augment", toy_npz, "--out", tmp_path / "o", "--resume", *FAST],
+           "--resume: no interrupted run found")
 
 
 def test_divergence_saves_the_last_healthy_model_and_says_where(toy_npz: Path, tmp_path: Path,

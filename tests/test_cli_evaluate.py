@@ -53,6 +53,16 @@ def test_evaluate_bad_recipe_key_is_a_clean_error(tmp_path):
     assert "Traceback" not in result.output and not (tmp_path / "o").exists()
 
 
+def test_evaluate_recipe_generator_typo_fails_before_any_work(tmp_path):
+    recipe = tmp_path / "typo.toml"
+    recipe.write_text('dataset = "builtin:digits"\n[gan]\nmodel = "dcgann"\n')
+    result = CliRunner().invoke(cli, ["evaluate", "--config", str(recipe), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "typo.toml: gan_model: unknown value 'dcgann'" in result.output and "dcgan" in result.output
+    assert "Evaluating" not in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "o").exists() and not (tmp_path / ".o.evaluate-cache").exists()
+
+
 def test_evaluate_recipe_supplies_data_and_flags_override_it(tmp_path):
     recipe = tmp_path / "r.toml"
     recipe.write_text('dataset = "builtin:digits"\nseeds = [0, 1, 2]\nclassifiers = ["cnn"]\n')
@@ -144,7 +154,7 @@ def test_interrupted_evaluate_resumes_to_the_same_results(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        if cache.is_dir() and list(cache.glob("job_*.joblib")):
+        if cache.is_dir() and list(cache.glob("job_*.npz")):
             break
         time.sleep(0.02)
     assert proc.poll() is None, "the study finished before it could be interrupted"
@@ -153,7 +163,7 @@ def test_interrupted_evaluate_resumes_to_the_same_results(tmp_path):
     assert proc.returncode == 130, err
     assert "--resume" in err and "Traceback" not in err
     assert not out.exists()
-    n_kept = len(list(cache.glob("*.joblib")))
+    n_kept = len(list(cache.glob("*.npz")))
     assert n_kept >= 2  # the generator-phase entry and at least one classifier job
 
     resumed = subprocess.run([sys.executable, "-m", "synthaug", *RESUME_ARGS, "--out", str(out), "--resume"],
@@ -186,3 +196,4 @@ def test_evaluate_resume_with_other_options_is_refused(tmp_path):
     assert result.exit_code == 1
     assert "--resume: the interrupted run used other settings" in result.output
     assert "arms" in result.output and "drop --resume" in result.output
+    assert "config." not in result.output  # options are named as the user writes them

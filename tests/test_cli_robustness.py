@@ -122,9 +122,12 @@ def test_pickle_refused_then_trusted(toy_npz, tmp_path):
         (["--eps", "8"], "--eps: 8 is outside [0, 1]"),
         (["--attacks", "pgd_l2", "--l2-eps", "-1"], "--l2-eps: -1 is negative"),
         (["--attacks", "pgd_l2", "--l2-eps", ""], "--l2-eps: no values given"),
-        (["--attacks", "fgsm,cw"], "--attacks: unknown name 'cw'"),
+        (["--attacks", "fgsm,cw"], "--attacks: unknown attack 'cw'"),
         (["--severities", "7"], "--severities: expected integers from 0 to 5"),
-        (["--pgd-steps", "0"], "--pgd-steps must be > 0"),
+        (["--pgd-steps", "0"], "--pgd-steps must be an integer >= 1"),
+        (["--eps", ""], "--eps: no values given"),
+        (["--severities", ""], "--severities: no values given"),
+        (["--generator", "nowhere"], "--generator nowhere: no trained model found"),
     ],
 )
 def test_bad_options_are_clean_errors(toy_npz, cnn, tmp_path, args, message):

@@ -6,11 +6,16 @@ import doctest
 
 import pytest
 
-from synthaug.attacks import evaluate
+from synthaug import persistence, rendering, seeding
+from synthaug.attacks import evaluate, registry, spec
+from synthaug.data import validation
 from synthaug.experiment import cache
+from synthaug.experiment.robustness import run
 
 
-@pytest.mark.parametrize("module", [cache, evaluate])
+@pytest.mark.parametrize(
+    "module", [cache, evaluate, registry, spec, run, persistence, rendering, seeding, validation]
+)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0

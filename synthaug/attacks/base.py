@@ -3,7 +3,8 @@
 A concrete attack is a frozen dataclass of hyperparameters that writes only
 :meth:`Attack._perturb`. Everything that must hold for *every* attack lives here:
 
-- inputs are checked once (shape, range, finiteness, labels against the model's logits);
+- inputs are checked once, with :mod:`synthaug.data.validation` (shape, range,
+  finiteness), and the labels against the model's logits;
 - the model is put in eval mode and every submodule's mode is restored afterwards,
   also when the attack raises;
 - gradients flow to the input only (``torch.autograd.grad`` with respect to the images),
@@ -16,7 +17,7 @@ A concrete attack is a frozen dataclass of hyperparameters that writes only
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -24,14 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.validation import check_images, check_labels
 from ..exceptions import ConfigError, InvalidDataError
 
 __all__ = ["Attack", "NORMS", "project"]
 
 NORMS = ("linf", "l2")
-
-# Pixel values are float32; allow rounding noise when checking the [0, 1] range.
-_RANGE_TOL = 1e-5
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -84,9 +83,34 @@ class Attack:
 
     #: Norm of the ball the output is projected into; subclasses with a ``norm`` field override it.
     norm = "linf"
+    #: The attack's name in :mod:`synthaug.attacks.registry` (written by :meth:`to_config`).
+    config_name = ""
 
     def __post_init__(self) -> None:
         self._check_params()
+
+    def to_config(self) -> dict[str, Any]:
+        """The attack as plain JSON: ``{"name": <registry name>, **hyperparameters}``.
+
+        A ``random_state`` that is not an integer (a numpy Generator) is written as
+        ``None``. :func:`~synthaug.attacks.attack_from_config` rebuilds the attack.
+
+        Examples
+        --------
+        >>> from synthaug.attacks import FGSM
+        >>> FGSM(eps=0.5).to_config()
+        {'name': 'fgsm', 'eps': 0.5}
+        """
+        params = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.generic):
+                value = value.item()
+            params[f.name] = value
+        if "random_state" in params and (isinstance(params["random_state"], bool)
+                                         or not isinstance(params["random_state"], int)):
+            params["random_state"] = None
+        return {"name": self.config_name or type(self).__name__.lower(), **params}
 
     # ----------------------------------------------------------------- hooks
     def _check_params(self) -> None:
@@ -185,51 +209,25 @@ class Attack:
 
     # ----------------------------------------------------------------- checks
     def _check_images(self, images: Any) -> torch.Tensor:
+        """The images as a float32 tensor, checked by :func:`~synthaug.data.validation.check_images`.
+
+        A tensor is checked through a CPU numpy view of its values (integer tensors are
+        refused) and then used as it is, on its own device.
+        """
         name = type(self).__name__
         if isinstance(images, torch.Tensor):
             x = images.detach()
-        else:
-            arr = np.asarray(images)
-            if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-                raise InvalidDataError(f"{name}: images have dtype {arr.dtype}; expected float in [0, 1].")
-            x = torch.tensor(np.asarray(arr, dtype=np.float32))  # a copy: inputs may be read-only
-        if x.ndim != 4:
-            raise InvalidDataError(
-                f"{name}: images have shape {tuple(x.shape)}; expected (N, C, H, W)."
-            )
-        if not torch.is_floating_point(x):
-            raise InvalidDataError(
-                f"{name}: images have dtype {x.dtype}; expected float in [0, 1] "
-                "(convert uint8 with images_from_uint8)."
-            )
-        x = x.to(torch.float32)
-        if x.numel() and not torch.isfinite(x).all():
-            raise InvalidDataError(f"{name}: images contain NaN or inf values.")
-        if x.numel():
-            lo, hi = float(x.min()), float(x.max())
-            if lo < -_RANGE_TOL or hi > 1 + _RANGE_TOL:
-                raise InvalidDataError(
-                    f"{name}: image values span [{lo:g}, {hi:g}]; expected [0, 1] pixel space "
-                    "(the model's normalisation belongs inside its forward)."
-                )
-            x = x.clamp(0.0, 1.0)
-        return x
+            view = x.float() if x.dtype == torch.bfloat16 else x  # numpy has no bfloat16
+            check_images(view.cpu().numpy(), f"{name}: images", owner=name, channels=None, min_images=0)
+            return x.to(torch.float32)
+        arr = check_images(images, f"{name}: images", owner=name, channels=None, min_images=0,
+                           allow_unit_integers=True)
+        return torch.from_numpy(arr)
 
     def _check_labels(self, labels: Any, n: int) -> torch.Tensor:
-        name = type(self).__name__
-        y = labels.detach().cpu() if isinstance(labels, torch.Tensor) else torch.as_tensor(np.asarray(labels))
-        if y.ndim != 1 or y.shape[0] != n:
-            raise InvalidDataError(
-                f"{name}: {n} images but labels have shape {tuple(y.shape)}; expected ({n},)."
-            )
-        if y.dtype.is_floating_point or y.dtype == torch.bool or y.dtype.is_complex:
-            raise InvalidDataError(
-                f"{name}: labels have dtype {y.dtype}; expected integer class indices."
-            )
-        y = y.to(torch.int64)
-        if n and int(y.min()) < 0:
-            raise InvalidDataError(f"{name}: labels must be >= 0, got {int(y.min())}.")
-        return y
+        """Class indices ``(n,)`` int64, checked by :func:`~synthaug.data.validation.check_labels`."""
+        y = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else labels
+        return torch.from_numpy(check_labels(y, n, f"{type(self).__name__}: labels", class_indices=True))
 
     def _check_logits(self, model: nn.Module, x1: torch.Tensor, y: torch.Tensor) -> None:
         with torch.no_grad():

@@ -17,8 +17,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._utils import check_random_state
-from ..exceptions import ConfigError, InvalidDataError
+from ..data.validation import check_images
+from ..exceptions import ConfigError
+from ..seeding import check_random_state
 
 __all__ = ["CORRUPTIONS", "MAX_SEVERITY", "corrupt"]
 
@@ -89,14 +90,19 @@ def corrupt(images: np.ndarray, kind: str, severity: int, random_state=None) -> 
         raise ConfigError(
             f"corruption severity must be an integer from 0 (none) to {MAX_SEVERITY}, got {severity!r}."
         )
-    x = np.asarray(images)
-    if x.ndim != 4:
-        raise InvalidDataError(f"corrupt: images have shape {x.shape}; expected (N, C, H, W).")
-    if not np.issubdtype(x.dtype, np.floating):
-        raise InvalidDataError(f"corrupt: images have dtype {x.dtype}; expected float in [0, 1].")
-    x = np.array(x, dtype=np.float32, copy=True)
+    x = check_images(images, "corrupt: images", owner="corrupt", channels=None, min_images=0)
+    return _corrupt(x, kind, int(severity), random_state)
+
+
+def _corrupt(x: np.ndarray, kind: str, severity: int, random_state=None) -> np.ndarray:
+    """:func:`corrupt` on checked inputs (``x`` float32 in [0, 1]); never modifies ``x``.
+
+    Shape
+    -----
+    x : ``(N, C, H, W)``; returns the same shape.
+    """
     if severity == 0 or x.size == 0:
-        return x
+        return x.copy()
     i = int(severity) - 1
     if kind == "gaussian_noise":
         rng = check_random_state(random_state)

@@ -38,6 +38,8 @@ class FGSM(Attack):
     True
     """
 
+    config_name = "fgsm"
+
     def _perturb(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.eps == 0:
             return x

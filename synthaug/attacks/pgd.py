@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._utils import seed_from, torch_generator
 from ..exceptions import ConfigError
+from ..seeding import seed_from, torch_generator
 from .base import Attack, project
 
 __all__ = ["PGD"]
@@ -60,6 +60,8 @@ class PGD(Attack):
     >>> bool((x_adv - x).abs().max() <= 8 / 255 + 1e-6)
     True
     """
+
+    config_name = "pgd"
 
     step_size: float | None = None
     n_steps: int = 10

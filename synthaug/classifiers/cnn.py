@@ -1,15 +1,20 @@
 """A small, fast convolutional classifier with the scikit-learn estimator API.
 
-The network carries its own input normalisation (per-channel mean and standard
-deviation of the training images, stored as buffers) inside ``forward``, so it takes
-images in ``[0, 1]`` pixel space: attacks perturb pixels and ``eps`` keeps its meaning.
+The network (:mod:`synthaug.classifiers.cnn_net`) carries its own input normalisation
+inside ``forward``, so it takes images in ``[0, 1]`` pixel space: attacks perturb pixels
+and ``eps`` keeps its meaning.
+
+Adversarial training takes its attack from the caller (any callable
+``attack(model, images, labels)``); this module never imports :mod:`synthaug.attacks`.
+A saved classifier stores the attack as plain JSON (the attack's ``to_config()``), and
+:meth:`CNNClassifier.load` rebuilds it only through a ``build_attack`` callable that the
+caller passes, such as :func:`synthaug.attacks.registry.attack_from_config`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
+from collections.abc import Callable
 from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,11 +23,21 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from safetensors.torch import save as st_save
 from sklearn.base import BaseEstimator, ClassifierMixin
-from torch import nn
+from tqdm.auto import tqdm
 
-from .._utils import check_random_state, resolve_device, seed_from, torch_generator
-from ..data.validation import check_unit_pixels, encode_labels
+from .._utils import resolve_device
+from ..data.io import atomic_write_bytes
+from ..data.validation import (
+    check_choice,
+    check_float,
+    check_images,
+    check_int,
+    encode_labels,
+)
 from ..exceptions import (
     ConfigError,
     InvalidDataError,
@@ -30,6 +45,9 @@ from ..exceptions import (
     NotFittedError,
     TrainingDivergedError,
 )
+from ..persistence import CLASSIFIER_META, read_json, to_jsonable, write_json
+from ..seeding import check_random_state, seed_from, torch_generator
+from .cnn_net import CNNNet, augment_batch, build_network, recompute_batchnorm_stats
 
 __all__ = ["CNNClassifier", "CNNNet"]
 
@@ -38,173 +56,52 @@ log = logging.getLogger(__name__)
 FORMAT = "synthaug.CNNClassifier"
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
-META_FILE = "classifier.json"
+META_FILE = CLASSIFIER_META
+_OWNER = "CNNClassifier"
 
 
-# ============================================================================ network
-class CNNNet(nn.Module):
-    """Three conv blocks, global average pooling and a linear head.
+def _check_X(X: Any) -> np.ndarray:
+    # Any channel count; integer arrays of 0/1 (binary masks) are accepted as before.
+    return check_images(X, owner=_OWNER, channels=None, allow_unit_integers=True)
 
-    Works for any image size from 8x8 up (two 2x2 poolings, then adaptive pooling).
 
-    Parameters
-    ----------
-    in_channels, n_classes, width : int
-        Channels of the blocks are ``width``, ``2 * width``, ``4 * width``.
+def _attack_config(attack: Any) -> dict[str, Any] | None:
+    """An attack as plain JSON: its ``to_config()`` when it has one.
 
-    Shape
-    -----
-    forward : ``(N, C, H, W)`` in [0, 1] -> logits ``(N, n_classes)``.
-    features : ``(N, C, H, W)`` -> ``(N, 4 * width)`` (the penultimate layer).
+    Otherwise (a duck-typed attack) ``{"name": <class name>, **dataclass fields}``, which
+    records what was used but may not be rebuildable.
     """
-
-    def __init__(self, in_channels: int, n_classes: int, width: int = 32) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(1, in_channels, 1, 1))
-        self.register_buffer("std", torch.ones(1, in_channels, 1, 1))
-
-        def block(c_in: int, c_out: int, pool: bool) -> list[nn.Module]:
-            layers: list[nn.Module] = [
-                nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
-                nn.BatchNorm2d(c_out),
-                nn.ReLU(inplace=True),
-            ]
-            if pool:
-                layers.append(nn.MaxPool2d(2, ceil_mode=True))
-            return layers
-
-        self.body = nn.Sequential(
-            *block(in_channels, width, True),
-            *block(width, 2 * width, True),
-            *block(2 * width, 4 * width, False),
-            nn.AdaptiveAvgPool2d(1),
-            nn.Flatten(),
-        )
-        self.head = nn.Linear(4 * width, n_classes)
-        self.n_features = 4 * width
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body((x - self.mean) / self.std)  # (N, 4 * width)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))  # (N, n_classes)
+    if attack is None:
+        return None
+    if callable(getattr(attack, "to_config", None)):
+        return to_jsonable(attack.to_config())
+    params = {f.name: getattr(attack, f.name) for f in fields(attack)} if is_dataclass(attack) else {}
+    return to_jsonable({"name": type(attack).__name__, **params})
 
 
-def _init_network(net: nn.Module, gen: torch.Generator) -> None:
-    """Initialise every parameter from a private generator (He init, as PyTorch's defaults)."""
-    for m in net.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=gen)
-            if m.bias is not None:
-                fan_in = m.weight[0].numel()
-                bound = 1 / math.sqrt(fan_in)
-                nn.init.uniform_(m.bias, -bound, bound, generator=gen)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-            m.reset_running_stats()
+def _normalise_attack_spec(spec: Any) -> Any:
+    # Folders saved before Attack.to_config wrote {"class": "PGD", "params": {...}};
+    # the registry names are the lower-cased class names.
+    if isinstance(spec, dict) and "name" not in spec and "class" in spec:
+        return {"name": str(spec["class"]).lower(), **(spec.get("params") or {})}
+    return spec
 
 
-def _build_network(in_channels: int, n_classes: int, width: int, device: torch.device,
-                   gen: torch.Generator | None) -> CNNNet:
-    # Built on the meta device so construction never draws from the global RNG.
-    with torch.device("meta"):
-        net = CNNNet(in_channels, n_classes, width)
-    net = net.to_empty(device=device)
-    net.mean.zero_()
-    net.std.fill_(1.0)
-    _init_network(net, gen if gen is not None else torch_generator(0))
-    return net
-
-
-def _recompute_batchnorm_stats(net: nn.Module, x: torch.Tensor, batch_size: int) -> None:
-    """Replace BatchNorm's running statistics with exact averages over the training images.
-
-    During training the running mean and variance are exponential averages (momentum
-    0.1) of batches seen under *earlier* weights. With a few hundred images and a
-    fast-moving network they lag far behind the final weights, and the eval-mode
-    network then predicts very differently from the one that was trained: on
-    BreastMNIST, test accuracy swung between 0.67 and 0.80 over three seeds at an
-    almost constant ROC-AUC. Recomputing them with the final weights, over clean
-    training images in the training batch size, removes that gap (0.80 to 0.87).
-
-    Shape
-    -----
-    x : ``(N, C, H, W)`` in [0, 1] on the network's device.
-    """
-    bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not bns:
-        net.eval()
-        return
-    momenta = [m.momentum for m in bns]
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative (equal-weight) average over the batches below
-    net.train()
+def _rebuild_attack(spec: Any, build_attack: Callable[[dict], Any] | None, where: Path) -> Any:
+    if spec is None:
+        return None
+    if build_attack is None:
+        log.info("%s: trained with adversarial_training=%s; loaded with None (pass build_attack "
+                 "to rebuild it).", where, spec.get("name") if isinstance(spec, dict) else spec)
+        return None
     try:
-        with torch.no_grad():
-            n = x.shape[0]
-            for start in range(0, n, batch_size):
-                xb = x[start:start + batch_size]
-                if xb.shape[0] < 2 and n >= 2:  # a single image has no batch variance
-                    xb = x[max(0, n - 2):]
-                net(xb)
-    finally:
-        for m, mom in zip(bns, momenta):
-            m.momentum = mom
-        net.eval()
+        return build_attack(spec)
+    except (ConfigError, TypeError, ValueError) as exc:
+        log.warning("%s: saved adversarial_training %s cannot be rebuilt (%s); loading with None.",
+                    where, spec, exc)
+        return None
 
 
-# ============================================================================ augmentation
-def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Random shifts (up to 1/8 of the size), rotations (up to 10 degrees) and light noise.
-
-    One affine grid per batch, so there is no per-sample Python.
-
-    Shape
-    -----
-    x : ``(B, C, H, W)`` in [0, 1]; returns the same shape.
-    """
-    b = x.shape[0]
-    rand = torch.rand(b, 3, generator=gen).to(x.device) * 2 - 1  # (B, 3) in [-1, 1)
-    angle = rand[:, 0] * math.radians(10)
-    shift = rand[:, 1:] * 0.25  # grid units: [-1, 1] spans the image, so 0.25 = 1/8 of it
-    cos, sin = torch.cos(angle), torch.sin(angle)
-    theta = torch.stack(
-        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
-    )  # (B, 2, 3)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    noise = torch.randn(x.shape, generator=gen).to(x.device) * 0.02
-    return (out + noise).clamp(0.0, 1.0)
-
-
-# ============================================================================ validation
-def _check_X(X: Any, name: str = "X") -> np.ndarray:
-    arr = np.asarray(X)
-    if arr.ndim != 4:
-        raise InvalidDataError(
-            f"{name} has shape {arr.shape}; CNNClassifier expects images of shape (N, C, H, W)."
-        )
-    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise InvalidDataError(f"{name} has dtype {arr.dtype}; expected float images in [0, 1].")
-    if np.issubdtype(arr.dtype, np.integer) and arr.size and arr.max() > 1:
-        raise InvalidDataError(
-            f"{name} holds integers up to {arr.max()}; expected floats in [0, 1] "
-            "(convert uint8 with synthaug.data.dataset.images_from_uint8)."
-        )
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
-    if not arr.flags.writeable:  # torch.from_numpy wants a writable buffer
-        arr = arr.copy()
-    if arr.shape[0] == 0:
-        raise InvalidDataError(f"{name} has no images.")
-    if min(arr.shape[1:]) < 1:
-        raise InvalidDataError(f"{name} has shape {arr.shape}; channels, height and width must be >= 1.")
-    check_unit_pixels(arr, name)
-    return arr
-
-
-# ============================================================================ estimator
 class CNNClassifier(ClassifierMixin, BaseEstimator):
     """Small convolutional image classifier with input normalisation inside the network.
 
@@ -225,9 +122,11 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         Dropout on the features before the linear head (training only).
     augment : bool, default False
         Random shifts, small rotations and light noise per batch.
-    adversarial_training : Attack or None, default None
+    adversarial_training : attack or None, default None
         An attack instance such as ``PGD(eps=8/255, n_steps=7)``: every batch is replaced
         by adversarial examples crafted against the current model (Madry et al., 2018).
+        Any callable ``attack(model, images, labels)`` with an ``eps`` works; a dataclass
+        with a ``random_state`` field gets a fresh seed per batch.
     device : str, default "auto"
     random_state : None, int or numpy Generator
         Seeds initialisation, shuffling, dropout, augmentation and the attack's starts.
@@ -245,6 +144,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         Width of :meth:`transform`'s features.
     history_ : pandas.DataFrame
         ``epoch``, ``loss`` and ``train_accuracy`` (on the batches as trained).
+    adversarial_training_config_ : dict or None
+        The attack the weights were trained with, as plain JSON (kept by :meth:`load`
+        even when the attack itself is not rebuilt).
 
     Examples
     --------
@@ -286,30 +188,16 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
 
     # ----------------------------------------------------------------- checks
     def _check_params(self) -> None:
-        def integer(name: str, value: Any, low: int) -> None:
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ConfigError(f"CNNClassifier: {name} must be an integer >= {low}, got {value!r}.")
-
-        integer("epochs", self.epochs, 1)
-        integer("batch_size", self.batch_size, 1)
-        integer("width", self.width, 1)
-        for name, value, low_ok in (("lr", self.lr, False), ("weight_decay", self.weight_decay, True)):
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
-                    or not math.isfinite(value) or value < 0 or (value == 0 and not low_ok):
-                raise ConfigError(
-                    f"CNNClassifier: {name} must be a finite number {'>= 0' if low_ok else '> 0'}, "
-                    f"got {value!r}."
-                )
-        if self.lr_schedule not in ("cosine", "constant"):
-            raise ConfigError(
-                f"CNNClassifier: lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}."
-            )
-        if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            raise ConfigError(f"CNNClassifier: dropout must be in [0, 1), got {self.dropout!r}.")
+        for name in ("epochs", "batch_size", "width"):
+            check_int(f"{_OWNER}: {name}", getattr(self, name), 1)
+        check_float(f"{_OWNER}: lr", self.lr, 0.0, low_open=True, high_open=True)
+        check_float(f"{_OWNER}: weight_decay", self.weight_decay, 0.0, high_open=True)
+        check_choice(f"{_OWNER}: lr_schedule", self.lr_schedule, ("cosine", "constant"))
+        check_float(f"{_OWNER}: dropout", self.dropout, 0.0, 1.0, high_open=True)
         at = self.adversarial_training
         if at is not None and not (callable(at) and hasattr(at, "eps")):
             raise ConfigError(
-                "CNNClassifier: adversarial_training must be None or an attack instance such as "
+                f"{_OWNER}: adversarial_training must be None or an attack instance such as "
                 f"PGD(eps=8/255), got {at!r}."
             )
 
@@ -330,7 +218,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         return arr
 
     # ----------------------------------------------------------------- fit
-    def fit(self, X, y) -> "CNNClassifier":
+    def fit(self, X, y) -> CNNClassifier:
         """Train on images ``X`` with labels ``y``.
 
         Shape
@@ -345,7 +233,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         gen_init = torch_generator(seed_from(rng))
         gen = torch_generator(seed_from(rng))  # shuffling, dropout, augmentation (CPU)
 
-        net = _build_network(X.shape[1], len(classes), int(self.width), device, gen_init)
+        net = build_network(X.shape[1], len(classes), int(self.width), device, gen_init)
         x_all = torch.from_numpy(X).to(device)  # (N, C, H, W)
         y_all = torch.from_numpy(y_idx.astype(np.int64)).to(device)  # (N,)
         with torch.no_grad():
@@ -357,13 +245,10 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         scheduler = None
         if self.lr_schedule == "cosine":
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=int(self.epochs))
-        attack = self.adversarial_training
         n, bs = X.shape[0], int(self.batch_size)
         history = []
         epochs = range(1, int(self.epochs) + 1)
         if self.progress:
-            from tqdm.auto import tqdm
-
             epochs = tqdm(epochs, desc="classifier", unit="epoch")
         for epoch in epochs:
             net.train()
@@ -371,36 +256,14 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             total_loss, total_correct = 0.0, 0
             for start in range(0, n, bs):
                 idx = perm[start:start + bs]
-                xb, yb = x_all[idx], y_all[idx]
-                if self.augment:
-                    xb = _augment(xb, gen)
-                if attack is not None:
-                    batch_attack = attack
-                    if is_dataclass(attack) and "random_state" in {f.name for f in fields(attack)}:
-                        batch_attack = replace(attack, random_state=seed_from(rng))
-                    xb = batch_attack(net, xb, yb)  # restores train mode itself
-                feats = net.features(xb)  # (B, F)
-                if self.dropout > 0:
-                    # A private generator keeps dropout reproducible (nn.Dropout uses the global RNG).
-                    keep = torch.rand(feats.shape, generator=gen).to(device) >= self.dropout
-                    feats = feats * keep / (1 - self.dropout)
-                logits = net.head(feats)  # (B, K)
-                loss = F.cross_entropy(logits, yb)
-                if not torch.isfinite(loss):
-                    raise TrainingDivergedError(
-                        f"CNNClassifier: the loss became {loss.item()} at epoch {epoch}; "
-                        f"lower lr (now {self.lr}) or check the images."
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total_loss += float(loss.detach()) * len(idx)
-                total_correct += int((logits.argmax(1) == yb).sum())
+                loss, correct = self._train_step(net, optimizer, x_all[idx], y_all[idx], gen, rng, epoch)
+                total_loss += loss * len(idx)
+                total_correct += correct
             if scheduler is not None:
                 scheduler.step()
             history.append({"epoch": epoch, "loss": total_loss / n, "train_accuracy": total_correct / n})
             log.debug("classifier epoch %d: loss %.4f", epoch, total_loss / n)
-        _recompute_batchnorm_stats(net, x_all, bs)  # leaves net in eval mode
+        recompute_batchnorm_stats(net, x_all, bs)  # leaves net in eval mode
         for p in net.parameters():
             p.grad = None
 
@@ -409,7 +272,44 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.image_shape_ = tuple(int(s) for s in X.shape[1:])
         self.n_features_out_ = net.n_features
         self.history_ = pd.DataFrame(history, columns=["epoch", "loss", "train_accuracy"])
+        self.adversarial_training_config_ = _attack_config(self.adversarial_training)
         return self
+
+    def _train_step(self, net: CNNNet, optimizer: torch.optim.Optimizer, xb: torch.Tensor,
+                    yb: torch.Tensor, gen: torch.Generator, rng: np.random.Generator,
+                    epoch: int) -> tuple[float, int]:
+        """One optimiser step on a batch; returns its mean loss and number correct.
+
+        Draws, in this order: augmentation from ``gen``, the attack's seed from ``rng``,
+        the dropout mask from ``gen`` (the order fixes the random streams).
+
+        Shape
+        -----
+        xb : ``(B, C, H, W)`` in [0, 1]; yb : ``(B,)`` class indices.
+        """
+        if self.augment:
+            xb = augment_batch(xb, gen)
+        attack = self.adversarial_training
+        if attack is not None:
+            if is_dataclass(attack) and "random_state" in {f.name for f in fields(attack)}:
+                attack = replace(attack, random_state=seed_from(rng))
+            xb = attack(net, xb, yb)  # restores train mode itself
+        feats = net.features(xb)  # (B, F)
+        if self.dropout > 0:
+            # A private generator keeps dropout reproducible (nn.Dropout uses the global RNG).
+            keep = torch.rand(feats.shape, generator=gen).to(xb.device) >= self.dropout
+            feats = feats * keep / (1 - self.dropout)
+        logits = net.head(feats)  # (B, K)
+        loss = F.cross_entropy(logits, yb)
+        if not torch.isfinite(loss):
+            raise TrainingDivergedError(
+                f"CNNClassifier: the loss became {loss.item()} at epoch {epoch}; "
+                f"lower lr (now {self.lr}) or check the images."
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach()), int((logits.argmax(1) == yb).sum())
 
     # ----------------------------------------------------------------- inference
     def _forward_batches(self, X: np.ndarray, features: bool) -> np.ndarray:
@@ -464,19 +364,17 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         """Write ``model.safetensors`` (weights and buffers) and ``classifier.json``.
 
         Never a pickle: :meth:`load` rebuilds the network from the JSON and reads the
-        tensors with safetensors.
+        tensors with safetensors. The adversarial-training attack is stored as plain JSON
+        (``adversarial_training_config_``).
         """
-        from safetensors.torch import save as st_save
-
-        from ..data.io import atomic_write_bytes, atomic_write_text
-
         self._check_fitted()
         directory = Path(directory)
         state = {k: v.detach().cpu().contiguous() for k, v in self.model_.state_dict().items()}
         params = self.get_params(deep=False)
-        params["adversarial_training"] = _attack_to_json(params["adversarial_training"])
-        params["random_state"] = params["random_state"] if isinstance(
-            params["random_state"], (int, type(None))) else None
+        params["adversarial_training"] = getattr(
+            self, "adversarial_training_config_", _attack_config(self.adversarial_training))
+        if not isinstance(params["random_state"], (int, type(None))):
+            params["random_state"] = None  # a Generator cannot be saved
         classes = self.classes_
         meta = {
             "format": FORMAT,
@@ -488,7 +386,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             "history": self.history_.to_dict(orient="list"),
         }
         atomic_write_bytes(directory / WEIGHTS_FILE, st_save(state))
-        atomic_write_text(directory / META_FILE, json.dumps(meta, indent=2, default=_json_default) + "\n")
+        write_json(directory / META_FILE, meta)
         return directory
 
     @classmethod
@@ -498,11 +396,27 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         return (directory / META_FILE).is_file() and (directory / WEIGHTS_FILE).is_file()
 
     @classmethod
-    def load(cls, directory, *, device: str = "auto") -> "CNNClassifier":
-        """Load a classifier written by :meth:`save` (weights only: no code runs)."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
+    def load(cls, directory, *, device: str = "auto",
+             build_attack: Callable[[dict], Any] | None = None) -> CNNClassifier:
+        """Load a classifier written by :meth:`save` (weights only: no code runs).
 
+        Parameters
+        ----------
+        directory : path-like
+            The folder written by :meth:`save`.
+        device : str, default "auto"
+        build_attack : callable or None
+            Turns the saved attack JSON back into an attack, e.g.
+            :func:`synthaug.attacks.registry.attack_from_config`. Without it (or when it
+            fails) ``adversarial_training`` is ``None``; the saved attack stays in
+            ``adversarial_training_config_`` either way.
+
+        Raises
+        ------
+        ModelFileError
+            A missing folder or file, an unreadable or foreign description, weights that
+            do not match it.
+        """
         directory = Path(directory)
         if not directory.is_dir():
             raise ModelFileError(f"{directory}: no such folder; expected a folder written by CNNClassifier.save.")
@@ -512,10 +426,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                 raise ModelFileError(
                     f"{directory}: missing {path.name}; expected a folder written by CNNClassifier.save."
                 )
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelFileError(f"{meta_path}: cannot read the classifier description ({exc}).") from None
+        meta = read_json(meta_path, "classifier description")
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ModelFileError(f"{meta_path}: not a synthaug CNNClassifier description.")
         if meta.get("format_version", 0) > FORMAT_VERSION:
@@ -524,7 +435,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             )
         try:
             params = dict(meta["params"])
-            params["adversarial_training"] = _attack_from_json(params.get("adversarial_training"))
+            spec = _normalise_attack_spec(params.get("adversarial_training"))
+            params["adversarial_training"] = _rebuild_attack(spec, build_attack, directory)
             params["device"] = device
             valid = cls().get_params(deep=False)
             est = cls(**{k: v for k, v in params.items() if k in valid})
@@ -532,14 +444,14 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             est.classes_ = np.array(meta["classes"], dtype=str if kind in "OUS" else None)
             est.image_shape_ = tuple(int(s) for s in meta["image_shape"])
             est.history_ = pd.DataFrame(meta.get("history", {}))
+            est.adversarial_training_config_ = spec
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFileError(f"{meta_path}: malformed classifier description ({exc!r}).") from None
         try:
             state = load_file(str(weights_path))
         except (SafetensorError, OSError, ValueError) as exc:
             raise ModelFileError(f"{weights_path}: cannot read the weights ({exc}).") from None
-        dev = resolve_device(device)
-        net = _build_network(est.image_shape_[0], len(est.classes_), int(est.width), dev, None)
+        net = build_network(est.image_shape_[0], len(est.classes_), int(est.width), resolve_device(device), None)
         try:
             net.load_state_dict(state, strict=True)
         except RuntimeError as exc:
@@ -550,34 +462,3 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         est.model_ = net
         est.n_features_out_ = net.n_features
         return est
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
-
-
-def _attack_to_json(attack: Any) -> Any:
-    if attack is None:
-        return None
-    if is_dataclass(attack):
-        params = {f.name: getattr(attack, f.name) for f in fields(attack)}
-        if not isinstance(params.get("random_state", None), (int, type(None))):
-            params["random_state"] = None
-        return {"class": type(attack).__name__, "params": params}
-    return {"class": type(attack).__name__, "params": None}
-
-
-def _attack_from_json(spec: Any) -> Any:
-    if spec is None:
-        return None
-    from .. import attacks
-
-    cls = getattr(attacks, str(spec.get("class")), None)
-    if cls is None or spec.get("params") is None or str(spec.get("class")) not in attacks.__all__:
-        log.warning("saved adversarial_training=%s cannot be rebuilt; loading with None.", spec.get("class"))
-        return None
-    return cls(**spec["params"])

@@ -18,6 +18,7 @@ import os
 import re
 import sys
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from .._utils import resolve_device
 from ..exceptions import ConfigError, InvalidDataError, ModelFileError
 from .cnn import CNNClassifier
 
-__all__ = ["LoadedModel", "load_model", "MODEL_KINDS"]
+__all__ = ["MODEL_KINDS", "LoadedModel", "load_model"]
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +242,8 @@ def _load_torch_save(path: Path, device: torch.device, trust_pickle: bool) -> Lo
     return _from_object(obj, path, device)
 
 
-def load_model(spec: str | os.PathLike, *, trust_pickle: bool = False, device: str = "auto") -> LoadedModel:
+def load_model(spec: str | os.PathLike, *, trust_pickle: bool = False, device: str = "auto",
+               build_attack: Callable[[dict], Any] | None = None) -> LoadedModel:
     """Load a classifier to evaluate.
 
     Parameters
@@ -255,6 +257,11 @@ def load_model(spec: str | os.PathLike, *, trust_pickle: bool = False, device: s
     trust_pickle : bool, default False
         Allow unpickling. Unpickling runs code from the file: only for files you trust.
     device : str, default "auto"
+    build_attack : callable or None
+        Passed to :meth:`CNNClassifier.load` for a saved CNNClassifier folder: rebuilds
+        the adversarial-training attack from its JSON (e.g.
+        :func:`synthaug.attacks.registry.attack_from_config`). Evaluation does not need
+        it; without it the estimator's ``adversarial_training`` is ``None``.
 
     Returns
     -------
@@ -280,7 +287,7 @@ def load_model(spec: str | os.PathLike, *, trust_pickle: bool = False, device: s
     path = Path(text)
     if path.is_dir():
         if CNNClassifier.is_saved_classifier(path):
-            return _from_cnn(CNNClassifier.load(path, device=str(dev)), text, dev)
+            return _from_cnn(CNNClassifier.load(path, device=str(dev), build_attack=build_attack), text, dev)
         raise ModelFileError(
             f"{path}: is a folder but not one written by CNNClassifier.save (no classifier.json "
             "and model.safetensors)."

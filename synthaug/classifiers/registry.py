@@ -1,6 +1,8 @@
 """Downstream classifiers by name: ``"cnn"``, ``"logreg"`` and ``"random_forest"``.
 
-The scikit-learn models are wrapped in a pipeline that flattens ``(N, C, H, W)`` images
+The one place that names classifiers: :data:`CLASSIFIER_NAMES` is what the experiment
+config and the CLI accept, and :func:`make_classifier` builds each name. The
+scikit-learn models are wrapped in a pipeline that flattens ``(N, C, H, W)`` images
 first, so every classifier here takes the library's image layout directly.
 """
 
@@ -19,7 +21,13 @@ from .cnn import CNNClassifier
 
 __all__ = ["CLASSIFIER_NAMES", "flatten_images", "make_classifier"]
 
-CLASSIFIER_NAMES = ("cnn", "logreg", "random_forest")
+#: scikit-learn models by name: (factory, default parameters, standardise first).
+_SKLEARN_MODELS: dict[str, tuple[Any, dict[str, Any], bool]] = {
+    "logreg": (LogisticRegression, {"max_iter": 2000}, True),
+    "random_forest": (RandomForestClassifier, {"n_estimators": 200, "n_jobs": 1}, False),
+}
+#: Every classifier name :func:`make_classifier` builds (the config and CLI read it).
+CLASSIFIER_NAMES: tuple[str, ...] = ("cnn", *_SKLEARN_MODELS)
 
 
 def flatten_images(X: Any) -> np.ndarray:
@@ -64,16 +72,12 @@ def make_classifier(name: str, *, random_state=None, **params: Any):
             return CNNClassifier(random_state=random_state, **params)
         except TypeError as exc:
             raise ConfigError(f"classifier 'cnn': {exc}.") from None
-    if name == "logreg":
-        defaults = {"max_iter": 2000}
-        factory, steps = LogisticRegression, [("scale", StandardScaler())]
-    elif name == "random_forest":
-        defaults = {"n_estimators": 200, "n_jobs": 1}
-        factory, steps = RandomForestClassifier, []
-    else:
+    if not isinstance(name, str) or name not in _SKLEARN_MODELS:
         raise ConfigError(
             f"unknown classifier {name!r}; choose one of {', '.join(CLASSIFIER_NAMES)}."
         )
+    factory, defaults, scale = _SKLEARN_MODELS[name]
+    steps = [("scale", StandardScaler())] if scale else []
     try:
         model = factory(random_state=_int_seed(random_state), **{**defaults, **params})
     except TypeError as exc:

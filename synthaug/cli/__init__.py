@@ -10,7 +10,10 @@ from __future__ import annotations
 import click
 
 from .. import __version__
+from . import gan_commands
 from ._common import SynthaugGroup, setup_logging
+from .evaluate import evaluate
+from .robustness import robustness
 
 
 @click.group(cls=SynthaugGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,22 +26,10 @@ def cli(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from . import gan_commands
-
-    for command in gan_commands.COMMANDS:
+    # Every command module is imported here: a broken one fails loudly at start-up
+    # instead of silently dropping its command.
+    for command in (*gan_commands.COMMANDS, evaluate, robustness):
         cli.add_command(command)
-    try:
-        from .evaluate import evaluate
-    except ImportError:  # pragma: no cover - while the module is being written
-        pass
-    else:
-        cli.add_command(evaluate)
-    try:
-        from .robustness import robustness
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        cli.add_command(robustness)
 
 
 _register()

@@ -1,4 +1,6 @@
-"""Pieces every CLI command shares: error handling, safe output folders, config.json.
+"""Pieces every CLI command shares: error handling, safe output folders, data options.
+
+Run records (``config.json``) are written with :func:`synthaug.persistence.write_run_record`.
 
 No ML logic lives here: commands parse options, call the library, and write files.
 """
@@ -6,10 +8,8 @@ No ML logic lives here: commands parse options, call the library, and write file
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
-import platform
 import shutil
 import signal
 import sys
@@ -56,43 +56,6 @@ class SynthaugGroup(click.Group):
 
 def _sigterm_to_interrupt(signum, frame):  # pragma: no cover - exercised by a subprocess test
     raise KeyboardInterrupt
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of synthaug and the packages its results depend on (for config.json)."""
-    from importlib import metadata
-
-    out = {"python": platform.python_version()}
-    for name in ("synthaug", "torch", "numpy", "scikit-learn", "pandas", "click"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:  # pragma: no cover - dev checkouts
-            out[name] = "unknown"
-    return out
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, tuple):
-        return list(value)
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars
-        return value.item()
-    return value
-
-
-def write_config_json(directory: Path, options: dict[str, Any], command: str) -> Path:
-    """Write ``config.json``: the resolved options, the command and package versions."""
-    from ..data.io import atomic_write_text
-
-    payload = {
-        "command": command,
-        "options": {k: _jsonable(v) for k, v in options.items()},
-        "versions": package_versions(),
-    }
-    path = Path(directory) / "config.json"
-    atomic_write_text(path, json.dumps(payload, indent=2, default=str) + "\n")
-    return path
 
 
 def check_output_dir(out: Path, overwrite: bool, flag: str = "--out") -> None:

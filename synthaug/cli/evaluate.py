@@ -1,8 +1,12 @@
-"""``synthaug evaluate``: run an augmentation study and write its report."""
+"""``synthaug evaluate``: run an augmentation study and write its report.
+
+The experiment package is imported inside the functions that use it: its stack
+(scikit-learn, joblib, matplotlib) would add seconds to every ``synthaug --help``.
+"""
 
 from __future__ import annotations
 
-import json
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +14,8 @@ import click
 import numpy as np
 
 from ..exceptions import ConfigError
-from ._common import data_options, load_data, positive, staged_output, write_config_json
+from ..persistence import check_resume_stamp, package_versions, stamp_changes, to_jsonable, write_run_record
+from ._common import check_output_dir, data_options, load_data, positive, staged_output
 
 
 def _int_list(flag: str, text: str | None) -> list[int] | None:
@@ -55,16 +60,12 @@ def _names(text: str | None) -> list[str] | None:
 
 def _run_stamp(config, dataset) -> dict:
     """What a study's results depend on: the configuration, the data and the versions."""
-    import hashlib
-
-    from ._common import package_versions
-
     digest = hashlib.sha256()
     for array in (dataset.images, dataset.labels, dataset.is_synthetic):
         digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
     if dataset.split is not None:
         digest.update("\n".join(map(str, dataset.split)).encode("utf-8"))
-    config_dict = json.loads(json.dumps(config.to_dict(), default=str))
+    config_dict = to_jsonable(config.to_dict())
     config_dict.pop("n_jobs", None)  # results do not depend on it: a resume may use other n_jobs
     return {"config": config_dict, "data_sha256": digest.hexdigest(), "versions": package_versions()}
 
@@ -76,22 +77,16 @@ def _open_cache(out: Path, resume: bool, stamp: dict):
     cache = JobCache(out.parent / f".{out.name}.evaluate-cache")
     if resume:
         saved = cache.read_stamp()
-        if saved is None:
-            raise ConfigError(
-                f"--resume: no interrupted run found at {cache.directory}. "
-                "Run the same command without --resume to start."
-            )
-        changed = sorted(k for k in set(saved["config"]) | set(stamp["config"])
-                         if saved["config"].get(k) != stamp["config"].get(k))
-        if saved.get("data_sha256") != stamp["data_sha256"]:
-            changed.append("the data")
-        if saved.get("versions") != stamp["versions"]:
-            changed.append("package versions")
-        if changed:
-            raise ConfigError(
-                f"--resume: the interrupted run used other settings ({', '.join(changed)} differ). "
-                "Use the same data and options, or drop --resume to start over."
-            )
+        # Name a changed option by its key (cnn_params, not config.cnn_params.epochs),
+        # and the data and versions in words.
+        describe = {"data_sha256": "the data", "versions": "package versions"}
+        for change in stamp_changes(saved, stamp) if saved is not None else ():
+            top, _, rest = change.partition(".")
+            if top == "config" and rest:
+                describe[change] = rest.split(".")[0]
+            elif top == "versions":
+                describe[change] = "package versions"
+        check_resume_stamp(saved, stamp, where=cache.directory, describe=describe)
         return cache
     cache.clear()  # a previous interrupted run of this --out is superseded
     cache.write_stamp(stamp)
@@ -163,8 +158,6 @@ def evaluate(data: str | None, recipe: Path | None, out: Path, overwrite: bool, 
             "no dataset: pass DATA (e.g. builtin:digits) or use a --config recipe that sets `dataset`."
         )
     # Check the output folder before hours of work, not after.
-    from ._common import check_output_dir
-
     check_output_dir(out, overwrite)
     dataset, _, _ = load_data(config.dataset, config.image_size, skip_bad_images, allow_outside_root)
     click.echo(
@@ -188,7 +181,7 @@ def evaluate(data: str | None, recipe: Path | None, out: Path, overwrite: bool, 
                    f"{cache.directory}.", err=True)
     with staged_output(out, overwrite) as tmp:
         report.write(tmp)
-        write_config_json(tmp, {**config.to_dict(), "out": out, "overwrite": overwrite,
+        write_run_record(tmp, {**config.to_dict(), "out": out, "overwrite": overwrite,
                                 "resume": resume, "skip_bad_images": skip_bad_images,
                                 "allow_outside_root": allow_outside_root}, "evaluate")
     cache.clear()  # the report is in place; the finished jobs are no longer needed

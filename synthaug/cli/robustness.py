@@ -2,66 +2,46 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..exceptions import ConfigError
-from ._common import data_options, load_data, positive, staged_output, write_config_json
+from ..persistence import find_model_dir, write_run_record
+from ._common import check_output_dir, data_options, load_data, positive, staged_output
 
 DEFAULT_EPS = "0,1/255,2/255,4/255,8/255"
 DEFAULT_L2_EPS = "0.25,0.5,1"
+#: How each RobustnessSpec field is named in error messages: by its flag.
+SPEC_FLAGS = {"attacks": "--attacks", "eps_grid": "--eps", "l2_eps_grid": "--l2-eps",
+              "corruptions": "--corruptions", "severities": "--severities", "pgd_steps": "--pgd-steps"}
 
 
-def parse_eps(text: str, flag: str = "--eps") -> list[float]:
-    """``"0,1/255,0.01"`` -> sorted floats; ConfigError naming the flag otherwise.
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
-    ``--eps`` (L-inf) takes values in [0, 1]; ``--l2-eps`` takes any L2 norm >= 0.
+
+def build_spec(eps_text: str, attacks_text: str, l2_eps_text: str, corruptions: bool,
+               severities_text: str, pgd_steps: int):
+    """The :class:`~synthaug.attacks.RobustnessSpec` of the command's comma-list flags.
+
+    The spec checks every value once; its messages name the flags (``--eps: 8 is
+    outside [0, 1]; ...``). ``--l2-eps`` is read only when an L2 attack is requested and
+    ``--severities`` only with ``--corruptions``.
     """
-    linf = flag == "--eps"
-    example = DEFAULT_EPS if linf else DEFAULT_L2_EPS
-    values = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        try:
-            value = float(Fraction(part))
-        except (ValueError, ZeroDivisionError):
-            unit = ("pixel units in [0, 1]; 8/255 is eight grey levels" if linf
-                    else "the L2 norm of the whole perturbation, pixels in [0, 1]")
-            raise ConfigError(
-                f"{flag}: {part!r} is not a number; give a comma list such as {example} ({unit})."
-            ) from None
-        if linf and not 0 <= value <= 1:
-            raise ConfigError(
-                f"--eps: {part} is outside [0, 1]; eps is in pixel units, e.g. 8/255 rather than 8."
-            )
-        if not linf and value < 0:
-            raise ConfigError(f"{flag}: {part} is negative; an L2 radius is >= 0, e.g. {example}.")
-        values.append(value)
-    if not values:
-        raise ConfigError(f"{flag}: no values given; e.g. {flag} {example}.")
-    return sorted(set(values))
+    # Deferred: importing synthaug.attacks loads pandas, about a second of CLI start-up.
+    from ..attacks import CORRUPTIONS, L2_ATTACKS, RobustnessSpec
 
-
-def _names(flag: str, text: str, valid: tuple[str, ...]) -> list[str]:
-    names = [v.strip().lower() for v in text.split(",") if v.strip()]
-    for name in names:
-        if name not in valid:
-            raise ConfigError(f"{flag}: unknown name {name!r}; choose from {', '.join(valid)}.")
-    return names
-
-
-def _severities(text: str) -> list[int]:
-    try:
-        values = sorted({int(v) for v in text.split(",") if v.strip()})
-    except ValueError:
-        raise ConfigError(f"--severities: expected integers from 0 to 5 such as 1,3,5, got {text!r}.") from None
-    if not values or not all(0 <= v <= 5 for v in values):
-        raise ConfigError(f"--severities: expected integers from 0 to 5 such as 1,3,5, got {text!r}.")
-    return values
+    attacks = [name.lower() for name in _split(attacks_text)]
+    return RobustnessSpec(
+        attacks=tuple(attacks),
+        eps_grid=tuple(_split(eps_text)),
+        l2_eps_grid=tuple(_split(l2_eps_text)) if any(a in L2_ATTACKS for a in attacks) else (),
+        corruptions=CORRUPTIONS if corruptions else (),
+        severities=tuple(_split(severities_text)) if corruptions else (),
+        pgd_steps=pgd_steps,
+        labels=SPEC_FLAGS,
+    )
 
 
 @click.command("robustness")
@@ -120,27 +100,23 @@ def robustness(data: str, model_spec: str, out: Path, trust_pickle: bool, eps_te
       synthaug robustness data.npz --model model.pt --attacks pgd,pgd_l2 --l2-eps 0.5,1 --out runs/r
       synthaug robustness data.npz --model clf.joblib --trust-pickle --out runs/r
     """
-    from ..attacks import ATTACK_NAMES, CORRUPTIONS, L2_ATTACKS
-
-    eps_grid = parse_eps(eps_text)
-    attacks = _names("--attacks", attacks_text, ATTACK_NAMES)
-    l2_eps_grid = parse_eps(l2_eps_text, "--l2-eps") if any(a in L2_ATTACKS for a in attacks) else []
-    severities = _severities(severities_text) if corruptions else []
-    for flag, value in (("--pgd-steps", pgd_steps), ("--n-stress", n_stress),
-                        ("--surrogate-epochs", surrogate_epochs), ("--batch-size", batch_size),
-                        ("--image-size", image_size)):
+    spec = build_spec(eps_text, attacks_text, l2_eps_text, corruptions, severities_text, pgd_steps)
+    for flag, value in (("--n-stress", n_stress), ("--surrogate-epochs", surrogate_epochs),
+                        ("--batch-size", batch_size), ("--image-size", image_size)):
         positive(flag, value)
     positive("--max-samples", max_samples, allow_zero=True)
 
-    from ._common import check_output_dir
-
     check_output_dir(out, overwrite)  # before any slow work
+    from ..attacks import attack_from_config
     from ..classifiers import load_model
     dataset, _, _ = load_data(data, image_size, skip_bad_images, allow_outside_root)
-    model = load_model(model_spec, trust_pickle=trust_pickle, device=device)
+    model = load_model(model_spec, trust_pickle=trust_pickle, device=device,
+                       build_attack=attack_from_config)
     generator = None
     if generator_dir is not None:
-        generator = _load_generator(generator_dir, device)
+        from ..generators import ConditionalGAN
+
+        generator = ConditionalGAN.load(find_model_dir(generator_dir, flag="--generator"), device=device)
 
     click.echo(
         f"Robustness of {model_spec} ({model.kind}, {'white box' if model.has_gradients else 'transfer'}) "
@@ -150,14 +126,13 @@ def robustness(data: str, model_spec: str, out: Path, trust_pickle: bool, eps_te
     from ..experiment.robustness import run_robustness, summary_lines, write_robustness_report
 
     result = run_robustness(
-        dataset, model, eps_grid=eps_grid, attacks=attacks,
-        corruptions=CORRUPTIONS if corruptions else (), severities=severities, pgd_steps=pgd_steps,
-        surrogate_epochs=surrogate_epochs, stress_generator=generator, n_stress=n_stress,
-        max_samples=max_samples or None, batch_size=batch_size, random_state=seed, l2_eps_grid=l2_eps_grid,
+        dataset, model, spec, surrogate_epochs=surrogate_epochs, stress_generator=generator,
+        n_stress=n_stress, max_samples=max_samples or None, batch_size=batch_size, random_state=seed,
     )
     options: dict[str, Any] = {
-        "data": data, "model": model_spec, "out": out, "trust_pickle": trust_pickle, "eps": eps_grid,
-        "attacks": attacks, "l2_eps": l2_eps_grid, "pgd_steps": pgd_steps, "corruptions": corruptions, "severities": severities,
+        "data": data, "model": model_spec, "out": out, "trust_pickle": trust_pickle,
+        "eps": list(spec.eps_grid), "attacks": list(spec.attacks), "l2_eps": list(spec.l2_eps_grid),
+        "pgd_steps": spec.pgd_steps, "corruptions": corruptions, "severities": list(spec.severities),
         "generator": generator_dir, "n_stress": n_stress, "surrogate_epochs": surrogate_epochs,
         "max_samples": max_samples, "batch_size": batch_size, "image_size": image_size,
         "skip_bad_images": skip_bad_images, "allow_outside_root": allow_outside_root, "seed": seed,
@@ -165,24 +140,10 @@ def robustness(data: str, model_spec: str, out: Path, trust_pickle: bool, eps_te
     }
     with staged_output(out, overwrite) as tmp:
         write_robustness_report(result, tmp)
-        write_config_json(tmp, {**options, "resolved": result.config, "notes": result.notes}, "robustness")
+        write_run_record(tmp, {**options, "resolved": result.config, "notes": result.notes}, "robustness")
 
     for line in summary_lines(result):
         click.echo(line)
     for note in result.notes:
         click.echo(f"Note: {note}", err=True)
     click.echo(f"Report: {out / 'report.html'} (also report.md, robustness.csv, per_class.csv).")
-
-
-def _load_generator(generator_dir: Path, device: str):
-    """MODEL_DIR may be the output of train/augment (holding model/) or the model folder itself."""
-    from ..exceptions import ModelFileError
-    from ..generators import ConditionalGAN
-
-    generator_dir = Path(generator_dir)
-    candidate = generator_dir / "model" if (generator_dir / "model").is_dir() else generator_dir
-    if not candidate.is_dir():
-        raise ModelFileError(
-            f"--generator {generator_dir}: no such folder; pass the output folder of 'synthaug train'."
-        )
-    return ConditionalGAN.load(candidate, device=device)

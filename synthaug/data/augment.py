@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._utils import seed_from, torch_generator
+from ..seeding import seed_from, torch_generator
 from ..exceptions import ConfigError, InvalidDataError
 
 __all__ = ["classic_augment"]

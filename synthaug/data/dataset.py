@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..exceptions import InvalidDataError
-from .validation import check_unit_pixels
+from .validation import check_images, check_labels
 
 SPLITS = ("train", "val", "test")
 
@@ -106,41 +106,16 @@ class ImageDataset:
     _checked: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
-        images = np.asarray(self.images)
-        if images.ndim != 4 or images.shape[1] not in (1, 3):
-            raise InvalidDataError(
-                f"{self.name}: images have shape {images.shape}; expected (N, C, H, W) "
-                "with C = 1 (grayscale) or 3 (RGB)."
-            )
-        if not np.issubdtype(images.dtype, np.floating):
-            raise InvalidDataError(
-                f"{self.name}: images have dtype {images.dtype}; expected float in [0, 1] "
-                "(convert uint8 with images_from_uint8)."
-            )
-        images = images.astype(np.float32, copy=False)
+        images = check_images(self.images, f"{self.name}: images", owner="ImageDataset")
         n = images.shape[0]
-        if n == 0:
-            raise InvalidDataError(f"{self.name}: the dataset has no images.")
-        check_unit_pixels(images, f"{self.name}: images")
-        labels = np.asarray(self.labels)
-        if labels.ndim == 2 and labels.shape[1] == 1:
-            labels = labels[:, 0]
-        if labels.ndim != 1 or labels.shape[0] != n:
-            raise InvalidDataError(
-                f"{self.name}: {n} images but labels have shape {labels.shape}; "
-                "expected one label per image."
-            )
-        if not (np.issubdtype(labels.dtype, np.integer) or labels.dtype == bool):
-            raise InvalidDataError(
-                f"{self.name}: labels have dtype {labels.dtype}; expected integer class indices."
-            )
+        labels = check_labels(self.labels, n, f"{self.name}: labels", class_indices=True,
+                              images_who="images")
         names = tuple(str(c) for c in self.class_names)
         if len(names) == 0:
             raise InvalidDataError(f"{self.name}: class_names is empty.")
         if len(set(names)) != len(names):
             raise InvalidDataError(f"{self.name}: class_names has duplicates: {names}.")
-        labels = labels.astype(np.int64)
-        if labels.min() < 0 or labels.max() >= len(names):
+        if labels.max() >= len(names):
             raise InvalidDataError(
                 f"{self.name}: labels span [{labels.min()}, {labels.max()}] but there are "
                 f"{len(names)} classes; labels must be indices 0..{len(names) - 1}."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._utils import check_random_state
+from ..seeding import check_random_state
 from .dataset import ImageDataset
 
 

@@ -133,9 +133,11 @@ def check_images(
     return arr
 
 
-def check_labels(y: Any, n: int, who: str = "y", *, class_indices: bool = False) -> np.ndarray:
+def check_labels(y: Any, n: int, who: str = "y", *, class_indices: bool = False,
+                 images_who: str = "X") -> np.ndarray:
     """Validate one label per image: ``(n,)`` or ``(n, 1)`` (MedMNIST's layout), returned 1-D.
 
+    ``images_who`` names the images in the count message (``"X"``, ``"'images'"``).
     With ``class_indices=True`` the labels must be whole non-negative numbers below
     :data:`MAX_CLASSES` (bools and integral floats are accepted) and come back ``int64``.
 
@@ -153,7 +155,7 @@ def check_labels(y: Any, n: int, who: str = "y", *, class_indices: bool = False)
         arr = arr[:, 0]
     if arr.ndim != 1 or arr.shape[0] != n:
         raise InvalidDataError(
-            f"{who} has shape {arr.shape} but X has {n} images; expected one label per image: "
+            f"{who} has shape {arr.shape} but {images_who} has {n} images; expected one label per image: "
             f"({n},) or ({n}, 1)."
         )
     if not class_indices:

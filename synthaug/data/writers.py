@@ -53,7 +53,7 @@ def write_npz(
     Returns
     -------
     Path
-        ``path``.
+        The file written, ``path``.
 
     Raises
     ------

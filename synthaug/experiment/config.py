@@ -30,27 +30,19 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..attacks.spec import RobustnessSpec
+from ..classifiers import CLASSIFIER_NAMES
 from ..exceptions import ConfigError
+from ..generators import LOSSES, MODELS, STRATEGIES
+from .arms import ARMS
 
-#: Every arm the runner knows, in report order.
-ALL_ARMS = (
-    "real",
-    "classic",
-    "smote",
-    "gan",
-    "gan_balance",
-    "gan_classic",
-    "tstr",
-    "adv_real",
-    "adv_gan",
-)
-#: Arms that need a fitted generator.
-GAN_ARMS = ("gan", "gan_balance", "gan_classic", "tstr", "adv_gan")
+#: Every arm the runner knows, in report order (see :data:`~synthaug.experiment.arms.ARMS`).
+ALL_ARMS = tuple(ARMS)
 #: Arms that exist only with robustness (PGD adversarial training, CNN only).
-ADV_ARMS = ("adv_real", "adv_gan")
-#: Downstream classifiers known by name (see :func:`synthaug.classifiers.make_classifier`).
-KNOWN_CLASSIFIERS = ("cnn", "logreg", "random_forest")
-KNOWN_ATTACKS = ("fgsm", "pgd", "pgd_l2")
+ADV_ARMS = tuple(name for name, arm in ARMS.items() if arm.adversarial)
+
+# RobustnessSpec fields that a recipe sets as robust_<field> ([robustness] <field>).
+_SPEC_FIELDS = ("attacks", "eps_grid", "l2_eps_grid", "corruptions", "severities", "pgd_steps")
 
 #: Small and fast settings used by ``synthaug evaluate`` when no recipe is given.
 FAST_DEFAULTS: dict[str, Any] = {
@@ -145,9 +137,10 @@ class ExperimentConfig:
         Attack names (``fgsm``, ``pgd``, ``pgd_l2``) and corruption names; an empty
         corruption tuple skips corruptions.
     robust_severities : tuple of int
-        Corruption severities.
+        Corruption severities (0 to 5).
     robust_pgd_steps : int
-        PGD iterations.
+        PGD iterations. These six ``robust_*`` fields are checked and normalised by
+        :class:`~synthaug.attacks.spec.RobustnessSpec` (see :attr:`robustness_spec`).
     robust_adversarial_training : bool
         Add the ``adv_real`` and ``adv_gan`` arms.
     robust_adv_eps : float
@@ -296,8 +289,9 @@ class ExperimentConfig:
             raise err("test_fraction", "test_fraction + val_fraction must leave at least 10% for training.")
         set_("split_seed", as_int("split_seed", self.split_seed, minimum=0))
         if self.arms is not None:
-            arms = tuple(as_str("arms", a, ALL_ARMS) for a in as_list("arms", self.arms))
-            set_("arms", tuple(a for a in ALL_ARMS if a in arms))  # canonical order, no duplicates
+            known = tuple(ARMS)
+            arms = tuple(as_str("arms", a, known) for a in as_list("arms", self.arms))
+            set_("arms", tuple(a for a in known if a in arms))  # canonical order, no duplicates
         ratios = tuple(_parse_number("ratios", r, where) for r in as_list("ratios", self.ratios))
         if any(r <= 0 for r in ratios):
             raise err("ratios", f"every ratio must be > 0, got {list(ratios)}.")
@@ -307,7 +301,7 @@ class ExperimentConfig:
             raise err("mix_ratio", f"must be > 0, got {mix}.")
         set_("mix_ratio", mix)
         set_("balance", as_bool("balance", self.balance))
-        clfs = tuple(as_str("classifiers", c, KNOWN_CLASSIFIERS) for c in as_list("classifiers", self.classifiers))
+        clfs = tuple(as_str("classifiers", c, CLASSIFIER_NAMES) for c in as_list("classifiers", self.classifiers))
         if len(set(clfs)) != len(clfs):
             raise err("classifiers", f"has duplicates: {list(clfs)}.")
         set_("classifiers", clfs)
@@ -316,12 +310,13 @@ class ExperimentConfig:
         set_("cnn_params", as_dict("cnn_params", self.cnn_params))
         cp = as_dict("classifier_params", self.classifier_params)
         for name, params in cp.items():
-            as_str("classifier_params", name, KNOWN_CLASSIFIERS)
+            as_str("classifier_params", name, CLASSIFIER_NAMES)
             cp[name] = as_dict(f"classifier_params.{name}", params)
         set_("classifier_params", cp)
-        set_("gan_model", as_str("gan_model", self.gan_model))
-        set_("gan_strategy", as_str("gan_strategy", self.gan_strategy))
-        set_("gan_loss", as_str("gan_loss", self.gan_loss))
+        # Checked here, when the recipe is read, not inside a worker an hour later.
+        set_("gan_model", as_str("gan_model", self.gan_model, MODELS))
+        set_("gan_strategy", as_str("gan_strategy", self.gan_strategy, STRATEGIES))
+        set_("gan_loss", as_str("gan_loss", self.gan_loss, LOSSES))
         set_("gan_epochs", as_int("gan_epochs", self.gan_epochs, minimum=1))
         set_("gan_batch_size", as_int("gan_batch_size", self.gan_batch_size, minimum=1))
         set_("gan_params", as_dict("gan_params", self.gan_params))
@@ -329,22 +324,21 @@ class ExperimentConfig:
         set_("classic_copies", as_int("classic_copies", self.classic_copies, minimum=1))
         set_("smote_k_neighbors", as_int("smote_k_neighbors", self.smote_k_neighbors, minimum=1))
         set_("robustness", as_bool("robustness", self.robustness))
-        eps = tuple(_parse_number("robust_eps_grid", e, where) for e in as_list("robust_eps_grid", self.robust_eps_grid))
-        if any(not 0 < e <= 1 for e in eps):
-            raise err("robust_eps_grid", f"every eps must be in (0, 1] (pixel units; 8/255 = 8 grey levels), got {list(eps)}.")
-        set_("robust_eps_grid", tuple(sorted(set(eps))))
-        l2 = tuple(_parse_number("robust_l2_eps_grid", e, where)
-                   for e in as_list("robust_l2_eps_grid", self.robust_l2_eps_grid))
-        if any(not 0 < e < float("inf") for e in l2):
-            raise err("robust_l2_eps_grid", f"every L2 eps must be a finite number > 0, got {list(l2)}.")
-        set_("robust_l2_eps_grid", tuple(sorted(set(l2))))
-        set_("robust_attacks", tuple(as_str("robust_attacks", a, KNOWN_ATTACKS) for a in as_list("robust_attacks", self.robust_attacks)))
+        # The attack engine's spec checks and normalises the [robustness] grids and names
+        # (once, here, when the recipe is read); the flat fields keep its normalised values.
         corr = () if self.robust_corruptions in (None, (), []) else as_list("robust_corruptions", self.robust_corruptions)
-        from ..attacks.corruptions import CORRUPTIONS
-
-        set_("robust_corruptions", tuple(as_str("robust_corruptions", c, CORRUPTIONS) for c in corr))
-        set_("robust_severities", tuple(as_int("robust_severities", s, minimum=1) for s in as_list("robust_severities", self.robust_severities)))
-        set_("robust_pgd_steps", as_int("robust_pgd_steps", self.robust_pgd_steps, minimum=1))
+        spec = RobustnessSpec(
+            attacks=tuple(as_list("robust_attacks", self.robust_attacks)),
+            eps_grid=tuple(as_list("robust_eps_grid", self.robust_eps_grid)),
+            l2_eps_grid=tuple(as_list("robust_l2_eps_grid", self.robust_l2_eps_grid)),
+            corruptions=tuple(corr),
+            severities=tuple(as_list("robust_severities", self.robust_severities)),
+            pgd_steps=self.robust_pgd_steps,
+            labels={name: f"{where}robust_{name}" for name in _SPEC_FIELDS},
+        )
+        for name in _SPEC_FIELDS:
+            set_(f"robust_{name}", getattr(spec, name))
+        set_("_robustness_spec", spec)
         set_("robust_adversarial_training", as_bool("robust_adversarial_training", self.robust_adversarial_training))
         adv_eps = _parse_number("robust_adv_eps", self.robust_adv_eps, where)
         if not 0 < adv_eps <= 1:
@@ -359,28 +353,32 @@ class ExperimentConfig:
             raise err("n_jobs", f"must be a positive integer or -1 (all cores), got {n_jobs}.")
         set_("n_jobs", n_jobs)
         set_("device", as_str("device", self.device))
-        if self.arms is not None:
-            if any(a in ADV_ARMS for a in self.arms) and not self.robustness:
-                raise err("arms", "adv_real/adv_gan need robustness; set robustness = true or remove them.")
-            if any(a in ADV_ARMS for a in self.arms) and "cnn" not in self.classifiers:
-                raise err("arms", "adv_real/adv_gan train a CNN; add 'cnn' to classifiers or remove them.")
+        if self.arms is not None and any(a in ADV_ARMS for a in self.arms):
+            adv = "/".join(ADV_ARMS)
+            if not self.robustness:
+                raise err("arms", f"{adv} need robustness; set robustness = true or remove them.")
+            if "cnn" not in self.classifiers:
+                raise err("arms", f"{adv} train a CNN; add 'cnn' to classifiers or remove them.")
 
     # ------------------------------------------------------------------ derived facts
     def resolved_arms(self) -> tuple[str, ...]:
-        """The arms that will run, in report order (``real`` always included)."""
+        """The arms that will run, in report order (``real`` always included).
+
+        Without an ``arms`` list, every arm whose table entry runs by default (see
+        :data:`~synthaug.experiment.arms.ARMS`).
+        """
         if self.arms is None:
-            arms = {"real", "classic", "smote", "gan", "gan_classic", "tstr"}
-            if self.balance:
-                arms.add("gan_balance")
-            if self.robustness and self.robust_adversarial_training and "cnn" in self.classifiers:
-                arms.update(ADV_ARMS)
-        else:
-            arms = set(self.arms) | {"real"}
-        return tuple(a for a in ALL_ARMS if a in arms)
+            return tuple(name for name, arm in ARMS.items() if arm.default(self))
+        return tuple(name for name in ARMS if name in self.arms or name == "real")
+
+    @property
+    def robustness_spec(self) -> RobustnessSpec:
+        """The attacks, radii, corruptions and severities to score (from ``robust_*``)."""
+        return self._robustness_spec
 
     def needs_generator(self) -> bool:
         """Whether any arm (or the quality report) needs a fitted generator."""
-        return self.quality or any(a in GAN_ARMS for a in self.resolved_arms())
+        return self.quality or any(ARMS[a].needs_generator for a in self.resolved_arms())
 
     # ------------------------------------------------------------------ construction
     @classmethod

@@ -1,24 +1,27 @@
-"""Report figures: pure functions from tidy tables (or image arrays) to PNG bytes.
+"""Report figures: pure functions from tidy tables (or image arrays) to figures and PNG bytes.
 
-Figures are built on :class:`matplotlib.figure.Figure` with the Agg canvas directly,
-never through ``pyplot``, so plotting touches no global state and works in worker
-threads and on machines without a display.
+Figures come from :func:`synthaug.rendering.new_figure` (a Figure on the Agg canvas,
+never ``pyplot``), so plotting touches no global state and works in worker threads and
+on machines without a display; :func:`synthaug.rendering.png_bytes` encodes them.
 """
 
 from __future__ import annotations
 
 import io
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from PIL import Image
 
-from ..attacks.evaluate import L2_ATTACKS
+from ..attacks import L2_ATTACKS
+from ..rendering import new_figure
+
+if TYPE_CHECKING:  # matplotlib is imported by new_figure, only when a report is drawn
+    from matplotlib.figure import Figure
 
 __all__ = [
-    "figure_to_png",
     "image_to_png",
     "plot_metric_vs_ratio",
     "plot_learning_curves",
@@ -39,14 +42,6 @@ _ARM_COLOURS = {
 }
 
 
-def figure_to_png(fig: Figure, dpi: int = 100) -> bytes:
-    """Render a Figure to PNG bytes (Agg canvas, no pyplot)."""
-    FigureCanvasAgg(fig)  # attaches itself to fig
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    return buf.getvalue()
-
-
 def image_to_png(grid: np.ndarray) -> bytes:
     """Encode a uint8 image to PNG bytes.
 
@@ -54,8 +49,6 @@ def image_to_png(grid: np.ndarray) -> bytes:
     -----
     grid : ``(H, W)``, ``(H, W, 1)`` or ``(H, W, 3)`` uint8.
     """
-    from PIL import Image
-
     arr = np.asarray(grid, np.uint8)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
@@ -67,7 +60,7 @@ def image_to_png(grid: np.ndarray) -> bytes:
 def _grid_axes(n: int, *, width: float = 4.2, height: float = 3.2, ncols: int | None = None):
     ncols = ncols or min(n, 3)
     nrows = math.ceil(n / ncols)
-    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+    fig = new_figure(figsize=(width * ncols, height * nrows), layout="constrained")
     axes = [fig.add_subplot(nrows, ncols, i + 1) for i in range(n)]
     return fig, axes
 

@@ -7,12 +7,9 @@ functions on the tidy results table, so they can be re-run on a ``results.csv``.
 
 from __future__ import annotations
 
-import base64
 import html
-import json
 import logging
 import math
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -22,6 +19,8 @@ import pandas as pd
 
 from ..data.io import atomic_write_bytes, atomic_write_text
 from ..exceptions import InvalidDataError
+from ..persistence import package_versions, to_jsonable, write_json, write_run_record
+from ..rendering import html_page, html_table, img_tag, md_table, png_bytes
 from .config import ExperimentConfig
 
 log = logging.getLogger(__name__)
@@ -33,6 +32,11 @@ METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc")
 #: What identifies one condition in the results table (everything but the seed).
 CONDITION = ("arm", "ratio", "train_size", "classifier")
 ROBUST_CONDITION = CONDITION + ("perturbation", "kind", "eps", "severity")
+
+# Compact tables, and figures side by side: a study has many of both.
+_HTML_CSS = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+             "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;"
+             "padding:2px 6px}img{max-width:100%}figure{display:inline-block;margin:0.5em}")
 
 _SUMMARY_COLUMNS = [
     "arm", "ratio", "train_size", "classifier", "metric", "mean", "std", "ci_low", "ci_high", "n",
@@ -131,55 +135,10 @@ def summarize_robustness(robustness: pd.DataFrame, *, baseline: str = "real") ->
     return pd.DataFrame(rows, columns=cols).drop(columns=["metric"])
 
 
-def _versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {"python": platform.python_version()}
-    for name in ("synthaug", "torch", "numpy", "scikit-learn", "pandas", "imbalanced-learn"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return None if not math.isfinite(v) else v
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
 def _records(df: pd.DataFrame | None) -> list[dict]:
     if df is None or df.empty:
         return []
-    return _jsonable(df.to_dict(orient="records"))
-
-
-def _md_table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
-    """A GitHub-flavoured markdown table (no tabulate dependency)."""
-    if df is None or df.empty:
-        return "_(empty)_\n"
-
-    def fmt(v: Any) -> str:
-        if isinstance(v, (float, np.floating)):
-            return "" if math.isnan(v) else format(float(v), floatfmt)
-        return str(v)
-
-    head = "| " + " | ".join(str(c) for c in df.columns) + " |"
-    sep = "| " + " | ".join("---" for _ in df.columns) + " |"
-    body = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join([head, sep, *body]) + "\n"
+    return to_jsonable(df.to_dict(orient="records"))
 
 
 @dataclass
@@ -269,18 +228,18 @@ class Report:
                 if self.results[metric].notna().any():
                     fig = plots.plot_metric_vs_ratio(self.summary, metric, size)
                     if fig is not None:
-                        out[f"ratio_{metric}_n{size}"] = plots.figure_to_png(fig)
+                        out[f"ratio_{metric}_n{size}"] = png_bytes(fig)
             fig = plots.plot_robustness(self.robustness_summary, size, self.summary)
             if fig is not None:
-                out[f"robustness_n{size}"] = plots.figure_to_png(fig)
+                out[f"robustness_n{size}"] = png_bytes(fig)
         if not self.results.empty:
             for metric in ("accuracy", "balanced_accuracy"):
                 fig = plots.plot_learning_curves(self.results, metric, ratio=self.config.mix_ratio)
                 if fig is not None:
-                    out[f"learning_curve_{metric}"] = plots.figure_to_png(fig)
+                    out[f"learning_curve_{metric}"] = png_bytes(fig)
         fig = plots.plot_gan_history(self.gan_history)
         if fig is not None:
-            out["gan_history"] = plots.figure_to_png(fig)
+            out["gan_history"] = png_bytes(fig)
         for size, grid in self.sample_grids.items():
             out[f"samples_n{size}"] = plots.image_to_png(grid)
         for size, grid in self.neighbour_grids.items():
@@ -290,14 +249,14 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         """The report as plain JSON-ready data (no figures)."""
         mem_cols = [c for c in self.memorisation.columns] if not self.memorisation.empty else []
-        return _jsonable({
+        return to_jsonable({
             "config": self.config.to_dict(),
             "info": self.info,
             "summary": _records(self.summary),
             "robustness_summary": _records(self.robustness_summary),
             "quality": _records(self.quality),
             "memorisation": _records(self.memorisation[mem_cols]) if mem_cols else [],
-            "versions": _versions(),
+            "versions": package_versions(),
         })
 
     def to_markdown(self, figures: dict[str, bytes] | None = None) -> str:
@@ -311,12 +270,12 @@ class Report:
             f"- real splits used: {info.get('split_sizes', {})} ({info.get('split_origin', '')})",
             f"- seeds: {list(cfg.seeds)}; train sizes (images per class): {list(cfg.train_sizes)}; "
             f"arms: {list(info.get('arms', cfg.resolved_arms()))}; classifiers: {list(cfg.classifiers)}",
-            f"- every metric is measured on the REAL test split; synthetic images never reach it.",
+            "- every metric is measured on the REAL test split; synthetic images never reach it.",
             f"- wall time: {info.get('seconds', float('nan')):.1f} s",
             "",
             "## Accuracy (mean over seeds, 95% CI, paired difference with `real`; * = interval excludes 0)",
             "",
-            _md_table(self.summary_table("accuracy")),
+            md_table(self.summary_table("accuracy")),
         ]
         for note in info.get("notes", []):
             lines.insert(6, f"- note: {note}")
@@ -324,11 +283,11 @@ class Report:
             rs = self.robustness_summary
             view = rs[["train_size", "classifier", "arm", "ratio", "perturbation", "eps", "severity", "mean",
                        "diff_mean", "significant"]]
-            lines += ["## Robust accuracy (real test split)", "", _md_table(view)]
+            lines += ["## Robust accuracy (real test split)", "", md_table(view)]
         if not self.quality.empty:
             q = self.quality[self.quality["class"].astype(str) == "all"]
             lines += ["## Sample quality (CNN feature space; lower Fréchet distance is better)", "",
-                      _md_table(q)]
+                      md_table(q)]
         if not self.memorisation.empty:
             lines += [
                 "## Memorisation sanity check",
@@ -339,7 +298,7 @@ class Report:
                 "pixel distance misses shifted or recoloured copies and says nothing about what an "
                 "attacker could extract from the generator.",
                 "",
-                _md_table(self.memorisation),
+                md_table(self.memorisation),
             ]
         if figures:
             lines += ["## Figures", ""]
@@ -353,23 +312,14 @@ class Report:
         esc = html.escape
 
         def table(df: pd.DataFrame) -> str:
-            if df is None or df.empty:
-                return "<p><em>(empty)</em></p>"
-            return df.to_html(index=False, float_format=lambda v: f"{v:.4f}", na_rep="", border=0,
-                              classes="t")
+            return html_table(df, floatfmt=".4f")
 
         def img(name: str) -> str:
-            data = base64.b64encode(figures[name]).decode("ascii")
-            return f'<figure><img alt="{esc(name)}" src="data:image/png;base64,{data}"><figcaption>{esc(name)}</figcaption></figure>'
+            return img_tag(figures[name], name, caption=name)
 
+        title = f"synthaug evaluation: {info.get('dataset', '')}"
         parts = [
-            "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-            f"<title>synthaug evaluation: {esc(str(info.get('dataset', '')))}</title>",
-            "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
-            "table.t{border-collapse:collapse;font-size:12px}table.t td,table.t th{border:1px solid #ccc;"
-            "padding:2px 6px}img{max-width:100%}figure{display:inline-block;margin:0.5em}</style>",
-            "</head><body>",
-            f"<h1>synthaug evaluation: {esc(str(info.get('dataset', '')))}</h1>",
+            f"<h1>{esc(title)}</h1>",
             "<ul>",
             f"<li>classes: {esc(', '.join(map(str, info.get('class_names', []))))}</li>",
             f"<li>real splits: {esc(str(info.get('split_sizes', {})))} ({esc(str(info.get('split_origin', '')))})</li>",
@@ -408,8 +358,7 @@ class Report:
             parts.append(img("gan_history"))
         parts.append("<h2>All results (per seed)</h2>")
         parts.append(table(self.results))
-        parts.append("</body></html>")
-        return "\n".join(parts) + "\n"
+        return html_page(title, "\n".join(parts), css=_HTML_CSS)
 
     # ------------------------------------------------------------------ files
     def write(self, directory: str | Path) -> Path:
@@ -443,11 +392,8 @@ class Report:
         figures = self.figures()
         for name, png in figures.items():
             atomic_write_bytes(out / "plots" / f"{name}.png", png, fsync=False)
-        atomic_write_text(out / "report.json", json.dumps(self.to_json(), indent=2, default=str) + "\n",
-                          fsync=False)
+        write_json(out / "report.json", self.to_json())
         atomic_write_text(out / "report.md", self.to_markdown(figures), fsync=False)
         atomic_write_text(out / "report.html", self.to_html(figures), fsync=False)
-        config = {"command": "run_experiment", "options": self.config.to_dict(), "versions": _versions()}
-        atomic_write_text(out / "config.json", json.dumps(_jsonable(config), indent=2, default=str) + "\n",
-                          fsync=False)
+        write_run_record(out, self.config.to_dict(), "run_experiment")
         return out

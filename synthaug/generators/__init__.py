@@ -1,9 +1,26 @@
-"""Generators: vanilla (MLP) and DCGAN networks, losses, DiffAugment, the training loop
-and the :class:`ConditionalGAN` estimator."""
+"""Generators: vanilla (MLP) and DCGAN networks, losses, DiffAugment, the training loop,
+the :class:`ConditionalGAN` estimator and its model folder.
 
-from .gan import MODELS, STRATEGIES, ConditionalGAN
-from .losses import LOSSES
-from .networks import DCGANDiscriminator, DCGANGenerator, VanillaDiscriminator, VanillaGenerator
+``MODELS``, ``STRATEGIES`` and ``LOSSES`` are the single source of the valid names of
+the estimator's choices; the configuration and the CLI read them from here.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .registry import LOSSES, MODELS, STRATEGIES
+
+# The estimator and the networks are imported on first use: the CLI reads the names
+# above when it starts, and importing the estimator (scikit-learn, pandas) would add
+# about 2.4 s to every `synthaug --help` (measured on two CPU cores).
+_LAZY = {
+    "ConditionalGAN": ".gan",
+    "DCGANDiscriminator": ".networks",
+    "DCGANGenerator": ".networks",
+    "VanillaDiscriminator": ".networks",
+    "VanillaGenerator": ".networks",
+}
 
 __all__ = [
     "LOSSES",
@@ -15,3 +32,15 @@ __all__ = [
     "VanillaDiscriminator",
     "VanillaGenerator",
 ]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,4 +1,4 @@
-"""Safe persistence for generators: model folders and resumable training checkpoints.
+"""Safe files for generators: safetensors weights and resumable training checkpoints.
 
 Nothing here unpickles code. Model weights are ``safetensors`` files and metadata is
 JSON; training checkpoints are ``torch.save`` files of plain dicts, lists, numbers,
@@ -9,7 +9,6 @@ through :mod:`synthaug.data.io`.
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import zipfile
@@ -21,25 +20,19 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from ..data.io import atomic_path, atomic_write_bytes, atomic_write_text
+from ..data.io import atomic_path, atomic_write_bytes
 from ..exceptions import ConfigError, ModelFileError
 
 __all__ = [
     "CHECKPOINT_FILE",
-    "CONFIG_FILE",
-    "HISTORY_FILE",
     "WEIGHTS_FILE",
     "load_checkpoint",
-    "read_config",
     "read_weights",
     "save_checkpoint",
-    "write_config",
     "write_weights",
 ]
 
 WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
-HISTORY_FILE = "history.csv"
 CHECKPOINT_FILE = "checkpoint.pt"
 CHECKPOINT_FORMAT = "synthaug.gan-checkpoint"
 
@@ -62,7 +55,7 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise ModelFileError(
             f"{path}: model weights are missing. Point to a folder written by ConditionalGAN.save "
-            "(it holds model.safetensors, config.json and history.csv)."
+            "(it holds model.safetensors, generator.json and history.csv)."
         )
     data = path.read_bytes()
     try:
@@ -78,27 +71,6 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
             f"{path}: cannot read the model weights ({exc}); the file is corrupt or truncated. "
             "Re-save or re-train the model."
         ) from None
-
-
-def write_config(path: Path, config: dict[str, Any]) -> None:
-    atomic_write_text(path, json.dumps(config, indent=2, sort_keys=True) + "\n")
-
-
-def read_config(path: Path) -> dict[str, Any]:
-    """Parse ``config.json``; missing or malformed is a ModelFileError naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(
-            f"{path}: not found. A saved ConditionalGAN folder holds config.json, "
-            "model.safetensors and history.csv; check the path."
-        )
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: not valid JSON ({exc}); the file is corrupt. Re-save the model.") from None
-    if not isinstance(config, dict):
-        raise ModelFileError(f"{path}: expected a JSON object, got {type(config).__name__}. Re-save the model.")
-    return config
 
 
 # ----------------------------------------------------------------------- checkpoints

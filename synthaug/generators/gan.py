@@ -5,68 +5,40 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import platform
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 
-from .._utils import resolve_device, seed_from, torch_generator
-from ..data.validation import check_unit_pixels, encode_labels
-from ..exceptions import (
-    ConfigError,
-    InvalidDataError,
-    ModelFileError,
-    NotFittedError,
-    OutputError,
-    TrainingDivergedError,
+from .._utils import resolve_device
+from ..data.validation import (
+    check_choice,
+    check_float,
+    check_images,
+    check_int,
+    encode_labels,
 )
+from ..exceptions import ConfigError, NotFittedError, OutputError, TrainingDivergedError
+from ..persistence import to_jsonable
+from ..seeding import derive_seed, seed_from, torch_generator
 from . import checkpoint as ckpt_io
+from . import model_io
 from .diffaugment import parse_policy
-from .losses import LOSSES
 from .networks import MIN_SIZE, build_discriminator, build_generator
-from .training import GANPair, TrainConfig, Trainer, derive_seed
+from .registry import LOSSES, MODELS, STRATEGIES
+from .training import HISTORY_COLUMNS, GANPair, TrainConfig, Trainer
 
-__all__ = ["ConditionalGAN", "MODELS", "STRATEGIES"]
+__all__ = ["ConditionalGAN"]
 
 logger = logging.getLogger(__name__)
 
-MODELS = ("vanilla", "dcgan")
-STRATEGIES = ("conditional", "per-class")
-FORMAT = "synthaug.ConditionalGAN"
-FORMAT_VERSION = 1
-
-# Independent random streams derived from the fit seed (see training.derive_seed).
+# Independent random streams derived from the fit seed (see seeding.derive_seed).
 _INIT_STREAM = 1
 _SAMPLE_STREAM = 2
 _SAMPLE_CHUNK = 1024
-
-_HISTORY_COLUMNS = ["epoch", "loss_d", "loss_g", "d_real", "d_fake", "lr_g", "lr_d"]
-
-
-def _check_choice(name: str, value: Any, valid: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in valid:
-        raise ConfigError(f"{name}={value!r} is not supported; valid values: {', '.join(valid)}.")
-    return value
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
-
-
-def _check_float(name: str, value: Any, low: float, high: float, *, low_open: bool, high_open: bool) -> float:
-    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
-    v = float(value) if ok else math.nan
-    ok = ok and math.isfinite(v) and (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        raise ConfigError(f"{name} must be a number in {interval}, got {value!r}.")
-    return v
 
 
 class ConditionalGAN(BaseEstimator):
@@ -138,6 +110,9 @@ class ConditionalGAN(BaseEstimator):
     ----------
     classes_ : ndarray of shape (n_classes,)
         The sorted unique labels seen in ``fit``.
+    class_names_ : list of str
+        A name per class: ``str`` of each class after ``fit``; after :meth:`load`, the
+        names given to :meth:`save`.
     image_shape_ : tuple (C, H, W)
     history_ : pandas.DataFrame
         One row per epoch: ``epoch, loss_d, loss_g, d_real, d_fake, lr_g, lr_d``
@@ -203,46 +178,31 @@ class ConditionalGAN(BaseEstimator):
         checkpoint_every: int = 10,
         max_rollbacks: int = 3,
     ):
-        self.model = model
-        self.strategy = strategy
-        self.loss = loss
-        self.latent_dim = latent_dim
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr_g = lr_g
-        self.lr_d = lr_d
-        self.betas = betas
-        self.width = width
-        self.spectral_norm = spectral_norm
-        self.diff_augment = diff_augment
-        self.ema_decay = ema_decay
-        self.device = device
-        self.random_state = random_state
-        self.progress = progress
-        self.checkpoint_dir = checkpoint_dir
-        self.checkpoint_every = checkpoint_every
-        self.max_rollbacks = max_rollbacks
+        # sklearn's contract: store every keyword argument unchanged, and nothing else.
+        params = dict(locals())
+        del params["self"]
+        vars(self).update(params)
 
     # ------------------------------------------------------------------ validation
     def _check_params(self) -> TrainConfig:
-        _check_choice("model", self.model, MODELS)
-        _check_choice("strategy", self.strategy, STRATEGIES)
-        _check_choice("loss", self.loss, LOSSES)
-        _check_int("latent_dim", self.latent_dim, 1)
-        _check_int("epochs", self.epochs, 1)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_int("width", self.width, 1)
-        _check_int("checkpoint_every", self.checkpoint_every, 1)
-        _check_int("max_rollbacks", self.max_rollbacks, 0)
-        _check_float("lr_g", self.lr_g, 0.0, math.inf, low_open=True, high_open=True)
-        _check_float("lr_d", self.lr_d, 0.0, math.inf, low_open=True, high_open=True)
+        check_choice("model", self.model, MODELS)
+        check_choice("strategy", self.strategy, STRATEGIES)
+        check_choice("loss", self.loss, LOSSES)
+        check_int("latent_dim", self.latent_dim, 1)
+        check_int("epochs", self.epochs, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_int("width", self.width, 1)
+        check_int("checkpoint_every", self.checkpoint_every, 1)
+        check_int("max_rollbacks", self.max_rollbacks, 0)
+        check_float("lr_g", self.lr_g, 0.0, math.inf, low_open=True, high_open=True)
+        check_float("lr_d", self.lr_d, 0.0, math.inf, low_open=True, high_open=True)
         betas = self.betas
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ConfigError(f"betas must be a pair of numbers in [0, 1), got {betas!r}.")
         for b in betas:
-            _check_float("betas", b, 0.0, 1.0, low_open=False, high_open=True)
+            check_float("betas", b, 0.0, 1.0, low_open=False, high_open=True)
         if self.ema_decay is not None:
-            _check_float("ema_decay", self.ema_decay, 0.0, 1.0, low_open=False, high_open=True)
+            check_float("ema_decay", self.ema_decay, 0.0, 1.0, low_open=False, high_open=True)
         if not isinstance(self.spectral_norm, (bool, np.bool_)):
             raise ConfigError(f"spectral_norm must be True or False, got {self.spectral_norm!r}.")
         if self.diff_augment is not None and not isinstance(self.diff_augment, str):
@@ -266,32 +226,9 @@ class ConditionalGAN(BaseEstimator):
     @staticmethod
     def _check_data(X, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return ``(X float32 (N, C, H, W), y as class indices, classes)``."""
-        X = np.asarray(X)
-        if X.ndim != 4:
-            hint = " For grayscale (N, H, W) add a channel axis: X[:, None]." if X.ndim == 3 else ""
-            raise InvalidDataError(
-                f"X has shape {X.shape}; ConditionalGAN expects images of shape (N, C, H, W).{hint}"
-            )
-        if X.shape[1] not in (1, 3):
-            raise InvalidDataError(
-                f"X has shape {X.shape}: {X.shape[1]} channels; expected 1 (grayscale) or 3 (RGB) "
-                "in axis 1 (N, C, H, W). Channels-last arrays need X.transpose(0, 3, 1, 2)."
-            )
-        if not np.issubdtype(X.dtype, np.floating):
-            raise InvalidDataError(
-                f"X has dtype {X.dtype}; expected float values in [0, 1]. Convert uint8 images "
-                "with synthaug.data.images_from_uint8 or X / 255."
-            )
-        if X.shape[2] < MIN_SIZE or X.shape[3] < MIN_SIZE:
-            raise InvalidDataError(
-                f"X has images of {X.shape[2]} x {X.shape[3]} pixels; the smallest supported size "
-                f"is {MIN_SIZE} x {MIN_SIZE}."
-            )
-        if X.shape[0] < 2:
-            raise InvalidDataError(f"X has {X.shape[0]} image(s); at least 2 are needed to train a GAN.")
-        check_unit_pixels(X, "X")
+        X = check_images(X, "X", owner="ConditionalGAN", min_size=MIN_SIZE, min_images=2)
         classes, y_idx = encode_labels(y, X.shape[0], "a conditional GAN")
-        return np.ascontiguousarray(X, dtype=np.float32), y_idx, classes
+        return X, y_idx, classes
 
     def _fingerprint(self, X: np.ndarray, y_idx: np.ndarray, classes: np.ndarray) -> dict[str, Any]:
         """What must match between an interrupted fit and its resume."""
@@ -300,7 +237,7 @@ class ConditionalGAN(BaseEstimator):
         keys = ("model", "strategy", "loss", "latent_dim", "batch_size", "lr_g", "lr_d", "width",
                 "spectral_norm", "diff_augment", "ema_decay")
         return {
-            **{k: _jsonable(getattr(self, k)) for k in keys},
+            **{k: to_jsonable(getattr(self, k)) for k in keys},
             "betas": [float(b) for b in self.betas],
             "classes": [str(c) for c in classes.tolist()],
             "image_shape": [int(s) for s in X.shape[1:]],
@@ -434,6 +371,7 @@ class ConditionalGAN(BaseEstimator):
         for pair in trainer.pairs:
             pair.sampler.eval()
         self.classes_ = classes
+        self.class_names_ = [str(c) for c in classes.tolist()]
         self.image_shape_ = tuple(image_shape)
         self.device_ = device
         self.seed_ = int(seed)
@@ -444,7 +382,7 @@ class ConditionalGAN(BaseEstimator):
         self.images_per_second_ = trainer.images_seen / trainer.seconds if trainer.seconds > 0 else 0.0
 
     def _history_frame(self, rows: list[dict], classes: np.ndarray) -> pd.DataFrame:
-        frame = pd.DataFrame(rows, columns=["pair", *_HISTORY_COLUMNS])
+        frame = pd.DataFrame(rows, columns=["pair", *HISTORY_COLUMNS])
         if self.strategy == "per-class":
             frame.insert(0, "class", classes[frame["pair"].to_numpy(dtype=np.int64)] if len(frame) else [])
         return frame.drop(columns="pair").reset_index(drop=True)
@@ -520,125 +458,38 @@ class ConditionalGAN(BaseEstimator):
         return np.clip(out, 0.0, 1.0, out=out)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, directory: str | Path) -> Path:
-        """Write ``model.safetensors``, ``config.json`` and ``history.csv`` into ``directory``.
+    def save(self, directory: str | Path, *, class_names: Sequence[str] | None = None) -> Path:
+        """Write ``model.safetensors``, ``generator.json`` and ``history.csv`` into ``directory``.
 
         The folder is created if needed; existing files of the same names are replaced
         atomically. Only the sampling networks are saved (EMA weights when enabled).
+
+        Parameters
+        ----------
+        directory : str or path
+        class_names : sequence of str, optional
+            One name per class of ``classes_``, stored in ``generator.json`` and restored
+            as ``class_names_`` by :meth:`load`. Default: ``class_names_``.
+
+        Returns
+        -------
+        Path
+            ``directory``.
         """
         self._check_fitted()
-        directory = Path(directory)
-        if directory.exists() and not directory.is_dir():
-            raise OutputError(f"{directory}: is a file; pass a folder to save the model into.")
-        tensors = {}
-        for i, net in enumerate(self.generators_):
-            for key, value in net.state_dict().items():
-                tensors[f"{i}.{key}"] = value
-        ckpt_io.write_weights(directory / ckpt_io.WEIGHTS_FILE, tensors, metadata={"format": FORMAT})
-        from .. import __version__
-
-        config = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "params": {k: _jsonable(v) for k, v in self.get_params(deep=False).items()},
-            "classes": self.classes_.tolist(),
-            "classes_dtype": self.classes_.dtype.str if self.classes_.dtype != object else "object",
-            "image_shape": list(self.image_shape_),
-            "seed": self.seed_,
-            "n_generators": len(self.generators_),
-            "train_seconds": self.train_seconds_,
-            "images_per_second": self.images_per_second_,
-            "rollbacks": self.rollbacks_,
-            "versions": {"synthaug": __version__, "torch": torch.__version__, "numpy": np.__version__,
-                         "python": platform.python_version()},
-        }
-        ckpt_io.write_config(directory / ckpt_io.CONFIG_FILE, config)
-        from ..data.io import atomic_write_text
-
-        atomic_write_text(directory / ckpt_io.HISTORY_FILE, self.history_.to_csv(index=False))
-        return directory
+        names = class_names if class_names is not None else getattr(self, "class_names_", None)
+        return model_io.save_generator(self, directory, names)
 
     @classmethod
     def load(cls, directory: str | Path, device: str = "auto") -> "ConditionalGAN":
         """Restore a model written by :meth:`save` (no pickle is ever read).
+
+        Folders written before the metadata was named ``generator.json`` (it was
+        ``config.json``) load too.
 
         Raises
         ------
         ModelFileError
             A file is missing, corrupt, a pickle, or does not match the configuration.
         """
-        directory = Path(directory)
-        if not directory.is_dir():
-            raise ModelFileError(f"{directory}: no such model folder. Pass the folder given to ConditionalGAN.save.")
-        config = ckpt_io.read_config(directory / ckpt_io.CONFIG_FILE)
-        path = directory / ckpt_io.CONFIG_FILE
-        if config.get("format") != FORMAT:
-            raise ModelFileError(f"{path}: not a ConditionalGAN configuration (format={config.get('format')!r}).")
-        if int(config.get("format_version", -1)) > FORMAT_VERSION:
-            raise ModelFileError(
-                f"{path}: written by a newer synthaug (format_version={config['format_version']}); upgrade synthaug."
-            )
-        try:
-            valid = cls().get_params(deep=False)
-            params = {k: v for k, v in config["params"].items() if k in valid}
-            if isinstance(params.get("betas"), list):
-                params["betas"] = tuple(params["betas"])
-            params["device"] = device
-            est = cls(**params)
-            est._check_params()
-            classes = np.array(config["classes"], dtype=config.get("classes_dtype") or None)
-            image_shape = tuple(int(s) for s in config["image_shape"])
-            seed = int(config["seed"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelFileError(f"{path}: incomplete or invalid configuration ({exc!r}). Re-save the model.") from None
-        tensors = ckpt_io.read_weights(directory / ckpt_io.WEIGHTS_FILE)
-        dev = resolve_device(device)
-        conditional = est.strategy == "conditional"
-        n_nets = 1 if conditional else len(classes)
-        nets = []
-        gen = torch_generator(0)  # weights are overwritten right away
-        for i in range(n_nets):
-            net = est._make_generator(len(classes) if conditional else 0, image_shape, dev, gen)
-            prefix = f"{i}."
-            state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-            try:
-                net.load_state_dict(state, strict=True)
-            except RuntimeError as exc:
-                raise ModelFileError(
-                    f"{directory / ckpt_io.WEIGHTS_FILE}: weights do not match config.json "
-                    f"({str(exc).splitlines()[0]}). The files come from different models; re-save it."
-                ) from None
-            nets.append(net.eval())
-        history_path = directory / ckpt_io.HISTORY_FILE
-        try:
-            history = pd.read_csv(history_path)
-        except (OSError, ValueError, pd.errors.ParserError):
-            logger.warning("%s: missing or unreadable; history_ is empty", history_path)
-            history = pd.DataFrame(columns=_HISTORY_COLUMNS)
-        est.classes_ = classes
-        est.image_shape_ = image_shape
-        est.device_ = dev
-        est.seed_ = seed
-        est.generators_ = nets
-        est.history_ = history
-        est.rollbacks_ = list(config.get("rollbacks", []))
-        est.train_seconds_ = float(config.get("train_seconds", 0.0))
-        est.images_per_second_ = float(config.get("images_per_second", 0.0))
-        return est
-
-
-def _jsonable(value: Any) -> Any:
-    """Parameters as JSON values (paths as strings; non-int random states as None)."""
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    if isinstance(value, np.random.Generator):
-        return None
-    return value
+        return model_io.load_generator(cls, directory, device)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["LOSSES", "discriminator_loss", "generator_loss"]
+from .registry import LOSSES
 
-LOSSES = ("bce", "hinge")
+__all__ = ["LOSSES", "discriminator_loss", "generator_loss"]
 
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str) -> torch.Tensor:

@@ -130,10 +130,11 @@ def _init_weights(module: nn.Module, generator: torch.Generator) -> None:
 
 
 # ----------------------------------------------------------------------- vanilla (MLP)
-class VanillaGenerator(nn.Module):
-    """MLP generator: ``[z, embed(y)] -> hidden -> C*H*W`` through a sigmoid.
+class _Generator(nn.Module):
+    """What both generators share: the label code concatenated to the noise.
 
-    The label embedding is initialised at unit scale, like z (see ``build_generator``).
+    A subclass builds its layers after calling ``__init__`` (so ``embed`` is registered,
+    and initialised, first) and writes ``_decode``.
 
     Shape
     -----
@@ -141,37 +142,77 @@ class VanillaGenerator(nn.Module):
     returns : ``(B, C, H, W)`` in ``[0, 1]``.
     """
 
-    def __init__(self, latent_dim: int, n_classes: int, image_shape: tuple[int, int, int], width: int = 64):
+    def __init__(self, latent_dim: int, n_classes: int, image_shape: tuple[int, int, int]):
         super().__init__()
         self.image_shape = tuple(image_shape)
         self.embed = nn.Embedding(n_classes, latent_dim) if n_classes > 0 else None
-        in_dim = latent_dim * (2 if n_classes > 0 else 1)
-        out_dim = int(math.prod(image_shape))
-        self.net = nn.Sequential(
-            nn.Linear(in_dim, 4 * width),
-            nn.LeakyReLU(0.2),
-            nn.Linear(4 * width, 8 * width),
-            nn.LeakyReLU(0.2),
-            nn.Linear(8 * width, out_dim),
-        )
+        self.in_dim = latent_dim * (2 if n_classes > 0 else 1)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if self.embed is not None:
             z = torch.cat([z, self.embed(y)], dim=1)  # (B, 2 * latent_dim)
+        return self._decode(z)  # (B, C, H, W)
+
+    def _decode(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class VanillaGenerator(_Generator):
+    """MLP generator: ``[z, embed(y)] -> hidden -> C*H*W`` through a sigmoid.
+
+    The label embedding is initialised at unit scale, like z (see ``build_generator``).
+    Inputs and output as in every generator: ``z (B, latent_dim)`` and ``y (B,)`` give
+    ``(B, C, H, W)`` in ``[0, 1]``.
+    """
+
+    def __init__(self, latent_dim: int, n_classes: int, image_shape: tuple[int, int, int], width: int = 64):
+        super().__init__(latent_dim, n_classes, image_shape)
+        self.net = nn.Sequential(
+            nn.Linear(self.in_dim, 4 * width),
+            nn.LeakyReLU(0.2),
+            nn.Linear(4 * width, 8 * width),
+            nn.LeakyReLU(0.2),
+            nn.Linear(8 * width, int(math.prod(image_shape))),
+        )
+
+    def _decode(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.net(z)).view(z.shape[0], *self.image_shape)  # (B, C, H, W)
 
 
-class VanillaDiscriminator(nn.Module):
-    """MLP discriminator: ``[flatten(x), one_hot(y)] -> hidden -> phi``, plus a projection term.
+class _Discriminator(nn.Module):
+    """What both discriminators share: a projection head on features ``phi``
+    (Miyato & Koyama, 2018): ``logit = linear(phi) + <embed(y), phi>``.
 
-    The label enters twice: concatenated to the input (Mirza & Osindero, 2014) and
-    through a projection head ``<embed(y), phi>`` (Miyato & Koyama, 2018), which gives
-    it a direct path to the logit.
+    A subclass builds its feature layers, then calls ``_add_head`` (so the head is
+    registered, and initialised, last) and writes ``_features``.
 
     Shape
     -----
     x : ``(B, C, H, W)``; y : ``(B,)`` int64 (ignored when unconditional).
     returns : ``(B,)`` logits.
+    """
+
+    def _add_head(self, n_features: int, n_classes: int) -> None:
+        self.linear = nn.Linear(n_features, 1)
+        self.embed = nn.Embedding(n_classes, n_features) if n_classes > 0 else None
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        phi = self._features(x, y)  # (B, F)
+        out = self.linear(phi).squeeze(1)  # (B,)
+        if self.embed is not None:
+            out = out + (self.embed(y) * phi).sum(dim=1)  # projection term
+        return out
+
+    def _features(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class VanillaDiscriminator(_Discriminator):
+    """MLP discriminator: ``[flatten(x), one_hot(y)] -> hidden -> phi``, plus a projection term.
+
+    The label enters twice: concatenated to the input (Mirza & Osindero, 2014) and
+    through the projection head, which gives it a direct path to the logit.
+    ``x (B, C, H, W)`` and ``y (B,)`` give ``(B,)`` logits.
     """
 
     def __init__(self, n_classes: int, image_shape: tuple[int, int, int], width: int = 64):
@@ -184,43 +225,31 @@ class VanillaDiscriminator(nn.Module):
             nn.Linear(8 * width, 4 * width),
             nn.LeakyReLU(0.2),
         )
-        self.linear = nn.Linear(4 * width, 1)
-        self.embed = nn.Embedding(n_classes, 4 * width) if n_classes > 0 else None
+        self._add_head(4 * width, n_classes)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def _features(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         h = x.flatten(1)  # (B, C*H*W)
         if self.n_classes > 0:
             h = torch.cat([h, F.one_hot(y, self.n_classes).to(h.dtype)], dim=1)  # (B, C*H*W + K)
-        phi = self.net(h)  # (B, F)
-        out = self.linear(phi).squeeze(1)  # (B,)
-        if self.embed is not None:
-            out = out + (self.embed(y) * phi).sum(dim=1)  # projection term
-        return out
+        return self.net(h)  # (B, F)
 
 
 # ----------------------------------------------------------------------- DCGAN
-class DCGANGenerator(nn.Module):
+class DCGANGenerator(_Generator):
     """Transposed-convolution generator (Radford et al. 2016), label embedding in the input.
 
     ``[z, embed(y)] -> Linear -> (c0, h0, w0) -> k x [ConvT 4x4 stride 2, BN, ReLU]
     -> Conv 3x3 -> sigmoid``, centre-cropped to ``(H, W)`` (see the module notes).
-
-    Shape
-    -----
-    z : ``(B, latent_dim)``; y : ``(B,)`` int64 (ignored when unconditional).
-    returns : ``(B, C, H, W)`` in ``[0, 1]``.
+    ``z (B, latent_dim)`` and ``y (B,)`` give ``(B, C, H, W)`` in ``[0, 1]``.
     """
 
     def __init__(self, latent_dim: int, n_classes: int, image_shape: tuple[int, int, int], width: int = 32):
-        super().__init__()
+        super().__init__(latent_dim, n_classes, image_shape)
         c, h, w = image_shape
-        self.image_shape = (c, h, w)
         k, self.h0, self.w0 = dcgan_plan(h, w)
         chans = [min(width * 2 ** (k - i), 8 * width) for i in range(k + 1)]  # c0 ... width
         self.c0 = chans[0]
-        self.embed = nn.Embedding(n_classes, latent_dim) if n_classes > 0 else None
-        in_dim = latent_dim * (2 if n_classes > 0 else 1)
-        self.project = nn.Linear(in_dim, chans[0] * self.h0 * self.w0)
+        self.project = nn.Linear(self.in_dim, chans[0] * self.h0 * self.w0)
         layers: list[nn.Module] = [nn.BatchNorm2d(chans[0]), nn.ReLU()]
         for i in range(k):
             layers += [
@@ -231,27 +260,21 @@ class DCGANGenerator(nn.Module):
         layers.append(nn.Conv2d(chans[-1], c, 3, 1, 1))
         self.body = nn.Sequential(*layers)
 
-    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if self.embed is not None:
-            z = torch.cat([z, self.embed(y)], dim=1)  # (B, 2 * latent_dim)
+    def _decode(self, z: torch.Tensor) -> torch.Tensor:
         h = self.project(z).view(z.shape[0], self.c0, self.h0, self.w0)  # (B, c0, h0, w0)
         x = torch.sigmoid(self.body(h))  # (B, C, h0 * 2**k, w0 * 2**k)
-        c, height, width = self.image_shape
+        _, height, width = self.image_shape
         if x.shape[2] != height or x.shape[3] != width:
             x = _center_crop(x, height, width)  # (B, C, H, W)
         return x
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(_Discriminator):
     """Strided-convolution discriminator with a projection head (Miyato & Koyama 2018).
 
     ``Conv 3x3 -> k x [Conv 4x4 stride 2, LeakyReLU] -> global sum pool -> phi``;
-    ``logit = linear(phi) + <embed(y), phi>``.
-
-    Shape
-    -----
-    x : ``(B, C, H, W)``; y : ``(B,)`` int64 (ignored when unconditional).
-    returns : ``(B,)`` logits.
+    ``logit = linear(phi) + <embed(y), phi>``. ``x (B, C, H, W)`` and ``y (B,)`` give
+    ``(B,)`` logits.
     """
 
     def __init__(self, n_classes: int, image_shape: tuple[int, int, int], width: int = 32):
@@ -263,15 +286,10 @@ class DCGANDiscriminator(nn.Module):
         for i in range(k):
             layers += [nn.Conv2d(chans[i], chans[i + 1], 4, 2, 1), nn.LeakyReLU(0.2)]
         self.body = nn.Sequential(*layers)
-        self.linear = nn.Linear(chans[-1], 1)
-        self.embed = nn.Embedding(n_classes, chans[-1]) if n_classes > 0 else None
+        self._add_head(chans[-1], n_classes)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        phi = self.body(x).sum(dim=(2, 3))  # (B, F)
-        out = self.linear(phi).squeeze(1)  # (B,)
-        if self.embed is not None:
-            out = out + (self.embed(y) * phi).sum(dim=1)  # projection term
-        return out
+    def _features(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return self.body(x).sum(dim=(2, 3))  # (B, F)
 
 
 # ----------------------------------------------------------------------- builders

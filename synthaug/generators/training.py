@@ -27,19 +27,21 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .._utils import torch_generator
 from ..exceptions import TrainingDivergedError
+from ..seeding import derive_seed, torch_generator
 from . import losses
 from .diffaugment import diff_augment
 
-__all__ = ["GANPair", "TrainConfig", "Trainer", "derive_seed", "run_epoch", "train_step"]
+__all__ = ["HISTORY_COLUMNS", "GANPair", "TrainConfig", "Trainer", "run_epoch", "train_step"]
 
 logger = logging.getLogger(__name__)
+
+#: Columns of a fitted generator's ``history_`` (one row per epoch).
+HISTORY_COLUMNS = ["epoch", "loss_d", "loss_g", "d_real", "d_fake", "lr_g", "lr_d"]
 
 #: A discriminator "wins outright" when mean D(x) - mean D(G(z)) exceeds this ...
 COLLAPSE_GAP = 0.99
@@ -47,12 +49,6 @@ COLLAPSE_GAP = 0.99
 COLLAPSE_LOSS = 1e-3
 #: ... for this many consecutive epochs.
 COLLAPSE_PATIENCE = 3
-
-
-def derive_seed(seed: int, *keys: int) -> int:
-    """A 63-bit seed derived from ``seed`` and integer keys (independent streams)."""
-    state = np.random.SeedSequence([int(seed), *[int(k) for k in keys]]).generate_state(2, np.uint64)
-    return int(state[0] >> np.uint64(1))
 
 
 def _clone(obj: Any) -> Any:

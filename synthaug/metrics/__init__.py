@@ -20,13 +20,13 @@ from .stats import paired_difference, summarize, summarize_frame
 
 __all__ = [
     "classification_metrics",
-    "per_class_accuracy",
-    "summarize",
-    "paired_difference",
-    "summarize_frame",
-    "frechet_distance",
-    "prdc",
     "fidelity_report",
-    "nearest_neighbour",
+    "frechet_distance",
     "memorisation_report",
+    "nearest_neighbour",
+    "paired_difference",
+    "per_class_accuracy",
+    "prdc",
+    "summarize",
+    "summarize_frame",
 ]

@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from ..exceptions import InvalidDataError
+from ._checks import check_paired
 
 logger = logging.getLogger(__name__)
 
@@ -48,14 +49,8 @@ def _check_labels(y: object, name: str) -> np.ndarray:
 
 
 def _check_pair(y_true: object, y_pred: object) -> tuple[np.ndarray, np.ndarray]:
-    yt = _check_labels(y_true, "y_true")
-    yp = _check_labels(y_pred, "y_pred")
-    if yt.shape != yp.shape:
-        raise InvalidDataError(
-            f"y_true has {yt.shape[0]} labels but y_pred has {yp.shape[0]}; pass one "
-            "prediction per true label."
-        )
-    return yt, yp
+    return check_paired(y_true, y_pred, ("y_true", "y_pred"), _check_labels, "labels",
+                        "pass one prediction per true label.")
 
 
 def _resolve_n_classes(n_classes: int | None, *label_arrays: np.ndarray, n_score: int | None) -> int:

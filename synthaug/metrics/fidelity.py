@@ -27,7 +27,7 @@ from ..exceptions import ConfigError, InvalidDataError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["frechet_distance", "prdc", "fidelity_report"]
+__all__ = ["fidelity_report", "frechet_distance", "prdc"]
 
 # Rows of the fake set handled at once when measuring real-fake distances: bounds memory
 # to a (block, n_real) matrix whatever the set sizes.

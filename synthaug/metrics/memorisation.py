@@ -18,7 +18,7 @@ from ..exceptions import ConfigError, InvalidDataError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["nearest_neighbour", "memorisation_report"]
+__all__ = ["memorisation_report", "nearest_neighbour"]
 
 
 def _flatten(x: object, name: str) -> np.ndarray:

@@ -7,15 +7,16 @@ over seeds that share their data split and classifier seed.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
 from ..exceptions import ConfigError, InvalidDataError
+from ._checks import check_paired
 
-__all__ = ["summarize", "paired_difference", "summarize_frame"]
+__all__ = ["paired_difference", "summarize", "summarize_frame"]
 
 _NAN_POLICIES = ("propagate", "omit", "raise")
 
@@ -48,6 +49,24 @@ def _as_vector(values: object, name: str) -> np.ndarray:
     if np.any(np.isinf(arr)):
         raise InvalidDataError(f"{name} holds infinite values; check the metric that produced them.")
     return arr
+
+
+def _drop_nan(arr: np.ndarray, nan_policy: str, describe: str) -> np.ndarray | None:
+    """Apply ``nan_policy`` to ``arr``: itself without NaN, or None when NaN propagates.
+
+    ``describe`` starts the "raise" message and may use ``{k}`` (NaN count) and ``{n}``
+    (``arr.size``).
+    """
+    is_nan = np.isnan(arr)
+    if not is_nan.any():
+        return arr
+    if nan_policy == "raise":
+        raise InvalidDataError(
+            describe.format(k=int(is_nan.sum()), n=arr.size) + "; drop them or pass nan_policy='omit'."
+        )
+    if nan_policy == "propagate":
+        return None
+    return arr[~is_nan]
 
 
 def _t_interval(mean: float, std: float, n: int, confidence: float) -> tuple[float, float]:
@@ -92,21 +111,13 @@ def summarize(values, confidence: float = 0.95, *, nan_policy: str = "propagate"
     """
     confidence = _check_confidence(confidence)
     nan_policy = _check_nan_policy(nan_policy)
-    arr = _as_vector(values, "values")
-    if np.any(np.isnan(arr)):
-        if nan_policy == "raise":
-            raise InvalidDataError(
-                f"values holds {int(np.isnan(arr).sum())} NaN of {arr.size}; drop them or pass "
-                "nan_policy='omit'."
-            )
-        if nan_policy == "propagate":
-            nan = float("nan")
-            return {"mean": nan, "std": nan, "ci_low": nan, "ci_high": nan, "n": int(arr.size)}
-        arr = arr[~np.isnan(arr)]
-    n = int(arr.size)
-    if n == 0:
+    values = _as_vector(values, "values")
+    arr = _drop_nan(values, nan_policy, "values holds {k} NaN of {n}")
+    if arr is None or arr.size == 0:  # NaN propagates, or every value was NaN
         nan = float("nan")
-        return {"mean": nan, "std": nan, "ci_low": nan, "ci_high": nan, "n": 0}
+        return {"mean": nan, "std": nan, "ci_low": nan, "ci_high": nan,
+                "n": int((values if arr is None else arr).size)}
+    n = int(arr.size)
     mean = float(arr.mean())
     std = float(arr.std(ddof=1)) if n > 1 else float("nan")
     low, high = _t_interval(mean, std, n, confidence)
@@ -154,29 +165,14 @@ def paired_difference(
     """
     confidence = _check_confidence(confidence)
     nan_policy = _check_nan_policy(nan_policy)
-    t = _as_vector(treatment, "treatment")
-    c = _as_vector(control, "control")
-    if t.shape != c.shape:
-        raise InvalidDataError(
-            f"treatment has {t.size} values but control has {c.size}; pass one value per "
-            "seed for both arms, in the same seed order."
-        )
-    diff = t - c
+    t, c = check_paired(treatment, control, ("treatment", "control"), _as_vector, "values",
+                        "pass one value per seed for both arms, in the same seed order.")
     nan = float("nan")
-    if np.any(np.isnan(diff)):
-        if nan_policy == "raise":
-            raise InvalidDataError(
-                f"{int(np.isnan(diff).sum())} of {diff.size} pairs hold NaN; drop them or pass "
-                "nan_policy='omit'."
-            )
-        if nan_policy == "propagate":
-            return {"mean_diff": nan, "ci_low": nan, "ci_high": nan, "p_value": nan,
-                    "n": int(diff.size), "significant": False}
-        diff = diff[~np.isnan(diff)]
+    diff = _drop_nan(t - c, nan_policy, "{k} of {n} pairs hold NaN")
+    if diff is None or diff.size == 0:  # NaN propagates, or every pair held NaN
+        return {"mean_diff": nan, "ci_low": nan, "ci_high": nan, "p_value": nan,
+                "n": 0 if diff is not None else t.size, "significant": False}
     n = int(diff.size)
-    if n == 0:
-        return {"mean_diff": nan, "ci_low": nan, "ci_high": nan, "p_value": nan, "n": 0,
-                "significant": False}
     mean = float(diff.mean())
     if n < 2:
         return {"mean_diff": mean, "ci_low": nan, "ci_high": nan, "p_value": nan, "n": n,

@@ -9,8 +9,10 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 
+from ..data.validation import check_labels
 from ..exceptions import ConfigError, InvalidDataError
 from ..generators import ConditionalGAN
+from .draw import append_synthetic, draw_synthetic
 from .strategy import resolve_sampling_strategy
 
 __all__ = ["GANOverSampler"]
@@ -123,11 +125,7 @@ class GANOverSampler(BaseEstimator):
     # ------------------------------------------------------------------ API
     def _check(self, X, y) -> tuple[np.ndarray, dict[str, Any], np.ndarray]:
         images, layout = self._to_images(X)
-        y = np.asarray(y)
-        if y.ndim != 1 or y.shape[0] != images.shape[0]:
-            raise InvalidDataError(
-                f"y has shape {y.shape} but X has {images.shape[0]} rows; expected one label per row."
-            )
+        y = check_labels(y, images.shape[0], "y")
         if self.generator is not None and not isinstance(self.generator, ConditionalGAN):
             raise ConfigError(
                 f"generator must be a ConditionalGAN or None, got {type(self.generator).__name__}."
@@ -140,28 +138,44 @@ class GANOverSampler(BaseEstimator):
         self.sampling_strategy_ = resolve_sampling_strategy(self.sampling_strategy, y)
         return self
 
-    def fit_resample(self, X, y) -> tuple[np.ndarray, np.ndarray]:
+    def fit_resample(self, X, y, **fit_params) -> tuple[np.ndarray, np.ndarray]:
         """Fit the generator on ``(X, y)`` and append synthetic rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (N, C, H, W), (N, H, W) or (N, D)
+        y : array-like of shape (N,)
+        **fit_params
+            Passed to the generator's ``fit`` (e.g. ``resume=True`` to continue from the
+            generator's ``checkpoint_dir``).
 
         Returns
         -------
         X_resampled : ndarray of shape (N + n_new, ...)
-            ``X``'s layout and dtype; the first N rows are ``X`` unchanged.
+            ``X``'s layout and dtype; the first N rows are ``X`` unchanged, then the
+            synthetic rows, class by class in sorted class order.
         y_resampled : ndarray of shape (N + n_new,)
         """
         images, layout, y = self._check(X, y)
         self.sampling_strategy_ = resolve_sampling_strategy(self.sampling_strategy, y)
-        new_labels = np.concatenate(
-            [np.full(n, c, dtype=y.dtype) for c, n in self.sampling_strategy_.items() if n > 0]
-            or [np.zeros(0, dtype=y.dtype)]
-        )
-        if len(new_labels) == 0:
+        if not any(self.sampling_strategy_.values()):
             logger.info("GANOverSampler: every class already meets its target; nothing generated")
             self.generator_ = None
             return np.array(X, copy=True), y.copy()
+        X_syn, y_syn = self._fit_resample(images, y, **fit_params)
+        return append_synthetic(X, y, self._from_images(X_syn, layout), y_syn)
+
+    def _fit_resample(self, images: np.ndarray, y: np.ndarray, **fit_params) -> tuple[np.ndarray, np.ndarray]:
+        """Fit a clone of the generator and draw ``sampling_strategy_`` (checked inputs).
+
+        ``generator_`` is set before training, so a caller that catches an error from
+        ``fit`` (divergence) can still reach the generator and its last healthy state.
+
+        Shape
+        -----
+        images : ``(N, C, H, W)`` float32; returns ``X_syn (n_new, C, H, W)``, ``y_syn (n_new,)``.
+        """
         base = self.generator if self.generator is not None else ConditionalGAN(random_state=self.random_state)
-        self.generator_ = clone(base).fit(images, y)
-        synthetic = self.generator_.sample(new_labels, random_state=self.random_state)  # (n_new, C, H, W)
-        X_new = self._from_images(synthetic, layout)
-        X_res = np.concatenate([np.asarray(X), X_new.astype(np.asarray(X).dtype, copy=False)])
-        return X_res, np.concatenate([y, new_labels])
+        self.generator_ = clone(base)
+        self.generator_.fit(images, y, **fit_params)
+        return draw_synthetic(self.generator_, self.sampling_strategy_, self.random_state)

@@ -222,19 +222,21 @@ def test_bad_hyperparameters_raise_config_error(make, match):
 def test_bad_inputs_raise_clear_errors(name, trained_model, attack_data):
     images, labels = attack_data
     attack = _largest(name)[0]
-    with pytest.raises(InvalidDataError, match=r"expected \[0, 1\] pixel space"):
+    with pytest.raises(InvalidDataError, match=rf"{type(attack).__name__}: images values span .*expected \[0, 1\]"):
         attack(trained_model, images * 255, labels)
-    with pytest.raises(InvalidDataError, match=r"expected \(N, C, H, W\)"):
+    with pytest.raises(InvalidDataError, match=r"expects images of shape \(N, C, H, W\)"):
         attack(trained_model, images[:, 0], labels)
     bad = images.copy()
     bad[0, 0, 0, 0] = np.nan
     with pytest.raises(InvalidDataError, match="NaN"):
         attack(trained_model, bad, labels)
-    with pytest.raises(InvalidDataError, match="labels have shape"):
+    with pytest.raises(InvalidDataError, match="labels has shape"):
         attack(trained_model, images, labels[:-1])
     with pytest.raises(InvalidDataError, match="model returns 3 logits"):
         attack(trained_model, images, labels + 3)
+    with pytest.raises(InvalidDataError, match="labels must be whole numbers"):
+        attack(trained_model, images, labels + 0.5)
     with pytest.raises(InvalidDataError, match="integer class indices"):
-        attack(trained_model, images, labels.astype(float))
+        attack(trained_model, images, labels.astype(str))
     with pytest.raises(ConfigError, match="must be a torch.nn.Module"):
         attack(lambda x: x, images, labels)

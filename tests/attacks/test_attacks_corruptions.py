@@ -61,5 +61,5 @@ def test_bad_arguments():
         corrupt(x, "fog", 1)
     with pytest.raises(ConfigError, match="from 0 \\(none\\) to 5, got 6"):
         corrupt(x, "blur", 6)
-    with pytest.raises(InvalidDataError, match="expected \\(N, C, H, W\\)"):
+    with pytest.raises(InvalidDataError, match="corrupt expects images of shape \\(N, C, H, W\\)"):
         corrupt(x[0], "blur", 1)

@@ -84,9 +84,9 @@ def test_robust_accuracy_pgd_in_unit_interval(trained_model, attack_data):
     [
         ({"attacks": ("cw",)}, "unknown attack 'cw'"),
         ({"corruptions": ("fog",)}, "unknown corruption 'fog'"),
-        ({"eps_grid": (2.0,)}, r"eps_grid values must lie in \[0, 1\]"),
-        ({"attacks": ("pgd_l2",), "l2_eps_grid": (-1.0,)}, r"l2_eps_grid values must lie in \[0, inf\)"),
-        ({"severities": (9,)}, "severities must be integers from 0 to 5"),
+        ({"eps_grid": (2.0,)}, r"eps_grid: 2.0 is outside \[0, 1\]"),
+        ({"attacks": ("pgd_l2",), "l2_eps_grid": (-1.0,)}, r"l2_eps_grid: -1.0 is negative"),
+        ({"severities": (9,)}, "severities: expected integers from 0 to 5"),
         ({"batch_size": 0}, "batch_size must be an integer >= 1"),
     ],
 )

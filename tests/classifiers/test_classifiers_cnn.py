@@ -1,19 +1,30 @@
-"""CNNClassifier: scikit-learn contract, learning, normalisation inside forward, save/load."""
+"""CNNClassifier: scikit-learn contract, learning, normalisation inside forward, save/load.
+
+The network and its training helpers are tested in test_classifiers_cnn_net.py.
+"""
 
 from __future__ import annotations
 
 import inspect
 import json
+import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
 
-from synthaug.attacks import PGD, robust_accuracy
+from synthaug.attacks import FGSM, PGD, robust_accuracy
+from synthaug.attacks.registry import attack_from_config
 from synthaug.classifiers import CNNClassifier
 from synthaug.data.toy import make_toy_images
-from synthaug.exceptions import ConfigError, InvalidDataError, ModelFileError, NotFittedError
+from synthaug.exceptions import (
+    ConfigError,
+    InvalidDataError,
+    ModelFileError,
+    NotFittedError,
+)
 
 FAST = dict(epochs=15, width=8, batch_size=16, lr=3e-3)
 
@@ -97,11 +108,98 @@ def test_save_load_round_trip_without_pickle(fitted_cnn, toy_test, tmp_path):
     assert loaded.image_shape_ == fitted_cnn.image_shape_
 
 
-def test_save_load_keeps_adversarial_training_attack(toy_train, tmp_path):
+@pytest.fixture(scope="module")
+def adv_folder(toy_train, tmp_path_factory):
     attack = PGD(eps=0.1, n_steps=2, random_state=1)
     clf = CNNClassifier(epochs=1, width=4, adversarial_training=attack, random_state=0)
-    clf.fit(toy_train.images, toy_train.labels).save(tmp_path / "adv")
-    assert CNNClassifier.load(tmp_path / "adv").adversarial_training == attack
+    folder = tmp_path_factory.mktemp("adv") / "clf"
+    clf.fit(toy_train.images, toy_train.labels).save(folder)
+    return folder, attack
+
+
+def test_save_stores_the_attack_as_plain_json(adv_folder):
+    folder, attack = adv_folder
+    meta = json.loads((folder / "classifier.json").read_text())
+    assert meta["params"]["adversarial_training"] == attack.to_config()
+    assert meta["params"]["adversarial_training"]["name"] == "pgd"
+
+
+def test_load_with_build_attack_gets_the_attack_back(adv_folder, toy_test):
+    folder, attack = adv_folder
+    loaded = CNNClassifier.load(folder, device="cpu", build_attack=attack_from_config)
+    assert loaded.adversarial_training == attack
+    assert loaded.adversarial_training_config_ == attack.to_config()
+    # Refitting the loaded estimator trains with the same attack again.
+    assert clone(loaded).get_params()["adversarial_training"] == attack
+
+
+def test_load_without_build_attack_keeps_the_spec_and_logs_once(adv_folder, caplog):
+    folder, attack = adv_folder
+    with caplog.at_level(logging.INFO, logger="synthaug.classifiers.cnn"):
+        loaded = CNNClassifier.load(folder, device="cpu")
+    assert loaded.adversarial_training is None
+    assert loaded.adversarial_training_config_ == attack.to_config()
+    records = [r for r in caplog.records if "adversarial_training" in r.getMessage()]
+    assert len(records) == 1 and records[0].levelno == logging.INFO
+    assert "pass build_attack" in records[0].getMessage()
+    # Saving it again keeps the attack the weights were trained with.
+    loaded.save(folder.parent / "again")
+    again = CNNClassifier.load(folder.parent / "again", build_attack=attack_from_config)
+    assert again.adversarial_training == attack
+
+
+def test_folders_saved_in_the_old_attack_layout_still_load(adv_folder, tmp_path, caplog):
+    folder, attack = adv_folder
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes())
+    meta = json.loads((folder / "classifier.json").read_text())
+    params = {k: v for k, v in attack.to_config().items() if k != "name"}
+    meta["params"]["adversarial_training"] = {"class": "PGD", "params": params}  # before to_config
+    (old / "classifier.json").write_text(json.dumps(meta))
+    assert CNNClassifier.load(old, build_attack=attack_from_config).adversarial_training == attack
+    plain = CNNClassifier.load(old)
+    assert plain.adversarial_training is None
+    assert plain.adversarial_training_config_ == attack.to_config()
+    # An attack that cannot be rebuilt: one warning, loaded with None.
+    meta["params"]["adversarial_training"] = {"class": "Unknown", "params": None}
+    (old / "classifier.json").write_text(json.dumps(meta))
+    with caplog.at_level(logging.WARNING, logger="synthaug.classifiers.cnn"):
+        unknown = CNNClassifier.load(old, build_attack=attack_from_config)
+    assert unknown.adversarial_training is None
+    assert unknown.adversarial_training_config_ == {"name": "unknown"}
+    assert [r.levelno for r in caplog.records if "cannot be rebuilt" in r.getMessage()] == [logging.WARNING]
+
+
+@dataclass(frozen=True)
+class _NoiseAttack:
+    """A duck-typed attack: no to_config, a random_state field that fit reseeds per batch."""
+
+    eps: float = 0.05
+    random_state: int | None = None
+
+    def __call__(self, model, images, labels):
+        gen = torch.Generator().manual_seed(int(self.random_state or 0))
+        noise = (torch.rand(images.shape, generator=gen) * 2 - 1) * self.eps
+        return (images + noise.to(images.device)).clamp(0, 1)
+
+
+def test_duck_typed_attack_trains_and_is_recorded(toy_train, tmp_path):
+    x, y = toy_train.images, toy_train.labels
+    kw = dict(epochs=1, width=4, adversarial_training=_NoiseAttack(), random_state=0)
+    a = CNNClassifier(**kw).fit(x, y)
+    np.testing.assert_array_equal(a.predict_proba(x), CNNClassifier(**kw).fit(x, y).predict_proba(x))
+    a.save(tmp_path / "duck")
+    meta = json.loads((tmp_path / "duck" / "classifier.json").read_text())
+    assert meta["params"]["adversarial_training"] == {"name": "_NoiseAttack", "eps": 0.05, "random_state": None}
+    assert CNNClassifier.load(tmp_path / "duck").adversarial_training is None
+
+
+def test_fgsm_adversarial_training_round_trip(toy_train, tmp_path):
+    clf = CNNClassifier(epochs=1, width=4, adversarial_training=FGSM(eps=0.1), random_state=0)
+    clf.fit(toy_train.images, toy_train.labels).save(tmp_path / "fgsm")
+    loaded = CNNClassifier.load(tmp_path / "fgsm", build_attack=attack_from_config)
+    assert loaded.adversarial_training == FGSM(eps=0.1)
 
 
 def test_load_errors(fitted_cnn, tmp_path):
@@ -150,40 +248,30 @@ def test_input_errors_are_clear(fitted_cnn, toy_train):
         fitted_cnn.predict(np.repeat(x, 3, axis=1))
     with pytest.raises(ConfigError, match="adversarial_training must be None or an attack"):
         CNNClassifier(adversarial_training="pgd").fit(x, y)
-    with pytest.raises(ConfigError, match="lr_schedule must be 'cosine' or 'constant'"):
+    with pytest.raises(ConfigError, match=r"CNNClassifier: lr_schedule='step' is not supported; "
+                                          r"valid values: cosine, constant\."):
         CNNClassifier(lr_schedule="step").fit(x, y)
 
 
-def test_batchnorm_statistics_are_exact_averages_under_the_final_weights(fitted_cnn, toy_train):
-    # After fit, each BatchNorm layer's running mean/var must be the equal-weight average
-    # of the batch statistics that the final weights produce on the training images (in
-    # training-size batches), not an exponential average of batches seen under earlier
-    # weights. A train-mode forward pass on a copy records those batch statistics.
-    import copy
+@pytest.mark.parametrize("params, message", [
+    ({"batch_size": 0}, "CNNClassifier: batch_size must be an integer >= 1, got 0."),
+    ({"width": 2.0}, "CNNClassifier: width must be an integer >= 1, got 2.0."),
+    ({"lr": 0}, "CNNClassifier: lr must be a number in (0, inf), got 0."),
+    ({"lr": "nonsense"}, "CNNClassifier: lr must be a number in (0, inf), got 'nonsense'."),
+    ({"weight_decay": -1e-4}, "CNNClassifier: weight_decay must be a number in [0, inf), got -0.0001."),
+    ({"dropout": 1.0}, "CNNClassifier: dropout must be a number in [0, 1), got 1.0."),
+])
+def test_parameter_errors_are_pinned(params, message, toy_train):
+    with pytest.raises(ConfigError) as info:
+        CNNClassifier(**{"epochs": 1, "width": 4, **params}).fit(toy_train.images, toy_train.labels)
+    assert str(info.value) == message
 
-    net = copy.deepcopy(fitted_cnn.model_)
-    bns = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    expected = [(bn.running_mean.clone(), bn.running_var.clone()) for bn in bns]
-    inputs: dict[int, list[torch.Tensor]] = {i: [] for i in range(len(bns))}
-    hooks = [bn.register_forward_hook(lambda mod, inp, out, i=i: inputs[i].append(inp[0].detach()))
-             for i, bn in enumerate(bns)]
-    x = torch.from_numpy(toy_train.images.copy())
-    bs = fitted_cnn.batch_size
-    net.train()
-    try:
-        with torch.no_grad():
-            for start in range(0, len(x), bs):
-                net(x[start:start + bs])  # dropout lives outside forward: deterministic
-    finally:
-        for h in hooks:
-            h.remove()
-    for i, (mean, var) in enumerate(expected):
-        batches = inputs[i]
-        means = torch.stack([b.mean(dim=(0, 2, 3)) for b in batches])
-        variances = torch.stack([b.var(dim=(0, 2, 3), unbiased=True) for b in batches])
-        torch.testing.assert_close(mean, means.mean(0), rtol=1e-4, atol=1e-5)
-        torch.testing.assert_close(var, variances.mean(0), rtol=1e-4, atol=1e-5)
-    assert not fitted_cnn.model_.training
+
+def test_unit_integer_images_are_accepted(toy_train):
+    # 0/1 integer arrays (binary masks) are valid images in [0, 1].
+    x = (toy_train.images > 0.5).astype(np.int64)
+    clf = CNNClassifier(epochs=1, width=4, random_state=0).fit(x, toy_train.labels)
+    assert clf.predict(x).shape == (len(x),)
 
 
 def test_cosine_schedule_decays_the_learning_rate_to_zero(toy_train, monkeypatch):

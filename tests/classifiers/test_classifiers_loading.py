@@ -11,7 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from synthaug.classifiers import load_model, make_classifier
+from synthaug.attacks import PGD
+from synthaug.attacks.registry import attack_from_config
+from synthaug.classifiers import CNNClassifier, load_model, make_classifier
 from synthaug.classifiers.loading import check_input_shape
 from synthaug.exceptions import ConfigError, InvalidDataError, ModelFileError
 
@@ -113,6 +115,17 @@ def test_cnn_folder(fitted_cnn, tmp_path, toy_test):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelFileError, match="not one written by CNNClassifier.save"):
         load_model(tmp_path / "empty")
+
+
+def test_cnn_folder_passes_build_attack_through(toy_train, tmp_path):
+    attack = PGD(eps=0.1, n_steps=2, random_state=1)
+    CNNClassifier(epochs=1, width=4, adversarial_training=attack, random_state=0).fit(
+        toy_train.images, toy_train.labels).save(tmp_path / "adv")
+    rebuilt = load_model(tmp_path / "adv", device="cpu", build_attack=attack_from_config)
+    assert rebuilt.estimator.adversarial_training == attack
+    plain = load_model(tmp_path / "adv", device="cpu")
+    assert plain.estimator.adversarial_training is None
+    assert plain.estimator.adversarial_training_config_ == attack.to_config()
 
 
 def test_joblib_pickle_refused_unless_trusted(tmp_path, toy_train, toy_test):

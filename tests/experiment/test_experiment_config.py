@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from synthaug.exceptions import ConfigError
-from synthaug.experiment import ALL_ARMS, ExperimentConfig
+from synthaug.experiment import ExperimentConfig
 
 RECIPE = """
 dataset = "builtin:digits"
@@ -117,18 +117,6 @@ def test_to_dict_round_trips():
     assert ExperimentConfig.from_dict(d) == cfg
 
 
-def test_resolved_arms():
-    assert ExperimentConfig().resolved_arms() == (
-        "real", "classic", "smote", "gan", "gan_balance", "gan_classic", "tstr")
-    assert "gan_balance" not in ExperimentConfig(balance=False).resolved_arms()
-    assert ExperimentConfig(robustness=True).resolved_arms() == ALL_ARMS
-    assert "adv_real" not in ExperimentConfig(robustness=True, classifiers=("logreg",)).resolved_arms()
-    # real is always run: it is the baseline of every paired comparison.
-    assert ExperimentConfig(arms=("gan",)).resolved_arms() == ("real", "gan")
-    assert not ExperimentConfig(arms=("classic",), quality=False).needs_generator()
-    assert ExperimentConfig(arms=("tstr",), quality=False).needs_generator()
-
-
 def test_adversarial_arms_need_robustness():
     with pytest.raises(ConfigError, match="arms: adv_real/adv_gan need robustness"):
         ExperimentConfig(arms=("adv_real",))
@@ -150,3 +138,47 @@ def test_l2_pgd_in_a_recipe(tmp_path):
     cfg = ExperimentConfig.from_toml(write(tmp_path, text))
     assert cfg.robust_attacks == ("pgd", "pgd_l2")
     assert cfg.robust_l2_eps_grid == (0.5, 1.0)
+
+
+@pytest.mark.parametrize("table, key, value, field", [
+    ("gan", "model", "dcgann", "gan_model"),
+    ("gan", "strategy", "per_class", "gan_strategy"),
+    ("gan", "loss", "wgan", "gan_loss"),
+])
+def test_generator_name_typo_fails_when_the_recipe_is_read(tmp_path, table, key, value, field):
+    """Not inside a worker an hour into the study: the registries are checked at load time."""
+    path = write(tmp_path, f'[{table}]\n{key} = "{value}"\n', name="typo.toml")
+    with pytest.raises(ConfigError, match=rf"typo\.toml: {field}: unknown value '{value}'; choose from"):
+        ExperimentConfig.from_toml(path)
+
+
+def test_generator_names_come_from_the_generator_registries():
+    from synthaug.generators import LOSSES, MODELS, STRATEGIES
+
+    for model in MODELS:
+        for strategy in STRATEGIES:
+            for loss in LOSSES:
+                assert ExperimentConfig(gan_model=model, gan_strategy=strategy, gan_loss=loss).gan_loss == loss
+
+
+def test_classifier_attack_and_corruption_names_come_from_the_registries():
+    from synthaug.attacks import ATTACK_NAMES, CORRUPTIONS
+    from synthaug.classifiers import CLASSIFIER_NAMES
+
+    cfg = ExperimentConfig(classifiers=CLASSIFIER_NAMES, robust_attacks=ATTACK_NAMES,
+                           robust_corruptions=CORRUPTIONS)
+    assert cfg.classifiers == tuple(CLASSIFIER_NAMES) and cfg.robust_attacks == tuple(ATTACK_NAMES)
+    with pytest.raises(ConfigError, match="robust_severities"):
+        ExperimentConfig(robust_severities=(9,))
+
+
+def test_robustness_spec_is_built_once_from_the_robust_fields(tmp_path):
+    from synthaug.attacks import RobustnessSpec
+
+    cfg = ExperimentConfig.from_toml(write(tmp_path, RECIPE))
+    spec = cfg.robustness_spec
+    assert isinstance(spec, RobustnessSpec)
+    assert spec.eps_grid == cfg.robust_eps_grid == (2 / 255, 8 / 255) and spec.pgd_steps == 3
+    assert spec.attacks == cfg.robust_attacks and spec.corruptions == cfg.robust_corruptions
+    assert cfg.replace(robust_pgd_steps=5).robustness_spec.pgd_steps == 5
+    assert "robustness_spec" not in cfg.to_dict()

@@ -1,4 +1,8 @@
-"""run_experiment: grid shape, the no-leakage invariant, determinism across n_jobs."""
+"""run_experiment: grid shape, the no-leakage invariant, determinism across n_jobs, resume.
+
+Splits, arms, jobs and the cache have their own files (test_splits, test_arms,
+test_jobs, test_cache); these tests run whole (tiny) studies.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthaug.data.dataset import ImageDataset
 from synthaug.data.toy import make_toy_images
 from synthaug.experiment import ExperimentConfig, make_splits, run_experiment
-from synthaug.experiment import runner as runner_mod
+from synthaug.experiment import jobs as jobs_mod
+from synthaug.seeding import derive_seed
 
 # Tiny models: the GAN and CNN only need to run, not to be good.
 TINY = dict(gan_model="vanilla", gan_epochs=1, gan_batch_size=16, cnn_epochs=1, cnn_batch_size=16,
@@ -27,29 +31,6 @@ def toy(n=10, seed=0):
 
 def row_keys(images: np.ndarray) -> set[bytes]:
     return {np.ascontiguousarray(x, np.float32).tobytes() for x in images}
-
-
-# ------------------------------------------------------------------ splits
-def test_stratified_split_is_fixed_and_disjoint():
-    ds = toy(12)
-    cfg = ExperimentConfig(test_fraction=0.25, val_fraction=0.25, split_seed=3)
-    a, b = make_splits(ds, cfg), make_splits(ds, cfg.replace(seeds=[7, 8]))
-    for part in ("train", "val", "test"):
-        np.testing.assert_array_equal(getattr(a, part), getattr(b, part))
-    assert not set(a.train) & set(a.test) and not set(a.val) & set(a.test) and not set(a.train) & set(a.val)
-    assert np.bincount(ds.labels[a.test]).tolist() == [3, 3, 3]  # stratified
-
-
-def test_own_splits_are_used_and_synthetic_rows_dropped():
-    base = toy(8)
-    split = np.array(["train"] * 12 + ["val"] * 4 + ["test"] * 8)
-    order = np.random.default_rng(0).permutation(24)
-    ds = ImageDataset(base.images[order], base.labels[order], base.class_names, split=split)
-    ds = ds.with_synthetic(base.images[:3], base.labels[:3])  # synthetic rows get split "train"
-    s = make_splits(ds, ExperimentConfig())
-    assert s.origin == "the dataset's own splits"
-    assert list(s.test) == list(range(16, 24)) and list(s.val) == list(range(12, 16))
-    assert not set(s.train) & set(range(24, 27))
 
 
 # ------------------------------------------------------------------ grid shape
@@ -90,13 +71,13 @@ def test_no_leakage_generator_and_classifiers_never_see_test_rows(monkeypatch):
 
     monkeypatch.setattr(ConditionalGAN, "fit", recording_fit)
     scored: list[np.ndarray] = []
-    original_scores = runner_mod._scores
+    original_scores = jobs_mod._scores
 
     def recording_scores(clf, X, n_classes):
         scored.append(np.array(X, copy=True))
         return original_scores(clf, X, n_classes)
 
-    monkeypatch.setattr(runner_mod, "_scores", recording_scores)
+    monkeypatch.setattr(jobs_mod, "_scores", recording_scores)
 
     ds = toy(10)
     cfg = ExperimentConfig(seeds=(0, 1), train_sizes=("all",), test_fraction=0.3, val_fraction=0.2,
@@ -194,30 +175,6 @@ def test_smote_is_skipped_with_a_warning_without_imblearn(monkeypatch, caplog):
     assert any("smote" in n for n in report.info["notes"])
 
 
-def test_smote_lowers_k_for_tiny_classes():
-    rng = np.random.default_rng(0)
-    X = rng.random((7, 1, 4, 4)).astype(np.float32)
-    y = np.array([0, 0, 0, 0, 0, 1, 1])  # class 1 has 2 images: k must drop to 1
-    xs, ys = runner_mod._smote(X, y, {0: 5, 1: 4}, k_neighbors=5, random_state=0)
-    assert xs.shape == (9, 1, 4, 4) and np.bincount(ys).tolist() == [5, 4]
-    assert xs.min() >= 0 and xs.max() <= 1
-    # a SMOTE point lies between two class-1 images
-    lo, hi = X[5:].min(axis=0), X[5:].max(axis=0)
-    assert np.all((xs[ys == 1] >= lo - 1e-6) & (xs[ys == 1] <= hi + 1e-6))
-
-
-def test_single_image_class_is_repeated():
-    X = np.random.default_rng(1).random((4, 1, 4, 4)).astype(np.float32)
-    y = np.array([0, 0, 0, 1])
-    xs, ys = runner_mod._smote(X, y, {0: 2, 1: 3}, k_neighbors=5, random_state=0)
-    np.testing.assert_array_equal(xs[ys == 1], np.repeat(X[3:], 3, axis=0))
-
-
-def test_derive_seed_is_stable_and_key_sensitive():
-    assert runner_mod.derive_seed(0, "gan", "10") == runner_mod.derive_seed(0, "gan", "10")
-    assert len({runner_mod.derive_seed(s, k) for s in range(3) for k in ("a", "b")}) == 6
-
-
 def test_rejects_bad_inputs():
     from synthaug.exceptions import ConfigError, InvalidDataError
 
@@ -235,7 +192,7 @@ def test_diverged_generator_skips_its_gan_arms_only(monkeypatch):
     from synthaug.generators import ConditionalGAN
 
     original_fit = ConditionalGAN.fit
-    first = runner_mod.derive_seed(0, "gan", "all")
+    first = derive_seed(0, "gan", "all", bits=32)
 
     def flaky_fit(self, X, y, *args, **kwargs):
         if self.random_state == first:  # seed 0 diverges, seed 1 trains

@@ -95,7 +95,7 @@ def test_sample_random_state(fitted):
 def test_save_load_round_trip(fitted, tmp_path):
     gan, _ = fitted
     gan.save(tmp_path / "m")
-    assert {p.name for p in (tmp_path / "m").iterdir()} == {"model.safetensors", "config.json", "history.csv"}
+    assert {p.name for p in (tmp_path / "m").iterdir()} == {"model.safetensors", "generator.json", "history.csv"}
     back = ConditionalGAN.load(tmp_path / "m", device="cpu")
     assert back.get_params()["model"] == gan.model and back.strategy == gan.strategy
     np.testing.assert_array_equal(back.classes_, gan.classes_)
@@ -144,7 +144,7 @@ def test_stabilisers_switch_off(toy, flag):
 
 def test_spectral_norm_bounds_discriminator_layers(toy):
     from synthaug.generators.networks import build_discriminator
-    from synthaug._utils import torch_generator
+    from synthaug.seeding import torch_generator
 
     d = build_discriminator("dcgan", n_classes=3, image_shape=(1, 8, 8), width=8, spectral_norm=True,
                             generator=torch_generator(0), device=torch.device("cpu"))
@@ -192,7 +192,7 @@ def test_bad_parameters(toy, params, message):
     "make, message",
     [
         (lambda X, y: (X[:, 0], y), "X has shape (36, 8, 8); ConditionalGAN expects images of shape (N, C, H, W)."),
-        (lambda X, y: (np.repeat(X, 2, axis=1), y), "2 channels; expected 1 (grayscale) or 3 (RGB)"),
+        (lambda X, y: (np.repeat(X, 2, axis=1), y), "2 channels; expected 1 or 3 (1 = grayscale, 3 = RGB)"),
         (lambda X, y: ((X * 255).astype(np.uint8), y), "X has dtype uint8; expected float values in [0, 1]."),
         (lambda X, y: (X * 255, y), "X values span [0, 255]; expected [0, 1]."),
         (lambda X, y: (np.where(X > 0.5, np.nan, X), y), "X contains NaN or inf values"),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from synthaug._utils import torch_generator
+from synthaug.seeding import torch_generator
 from synthaug.generators import ConditionalGAN
 from synthaug.generators.diffaugment import diff_augment, parse_policy
 from synthaug.generators.losses import discriminator_loss, generator_loss

@@ -213,20 +213,65 @@ def test_missing_and_bad_config_refused(saved, tmp_path):
     with pytest.raises(ModelFileError, match="no such model folder"):
         ConditionalGAN.load(tmp_path / "nowhere")
     model = copy_model(saved, tmp_path / "m")
-    (model / "config.json").write_text("{not json")
-    with pytest.raises(ModelFileError, match=r"config.json: not valid JSON"):
+    (model / "generator.json").write_text("{not json")
+    with pytest.raises(ModelFileError, match=r"generator.json: cannot read the generator metadata"):
         ConditionalGAN.load(model)
-    (model / "config.json").unlink()
-    with pytest.raises(ModelFileError, match=r"config.json: not found"):
+    (model / "generator.json").unlink()
+    with pytest.raises(ModelFileError, match=r"generator.json: not found"):
         ConditionalGAN.load(model)
+
+
+def test_class_names_round_trip(saved, tmp_path):
+    gan = ConditionalGAN.load(saved)
+    assert gan.class_names_ == [str(c) for c in gan.classes_.tolist()]
+    names = [f"name{i}" for i in range(len(gan.classes_))]
+    gan.save(tmp_path / "named", class_names=names)
+    assert json.loads((tmp_path / "named" / "generator.json").read_text())["class_names"] == names
+    back = ConditionalGAN.load(tmp_path / "named")
+    assert back.class_names_ == names
+    back.save(tmp_path / "again")  # the loaded names are kept by default
+    assert ConditionalGAN.load(tmp_path / "again").class_names_ == names
+    with pytest.raises(ConfigError, match="class_names has 1 name"):
+        gan.save(tmp_path / "bad", class_names=["one"])
+
+
+def test_legacy_config_json_folder_loads(saved, tmp_path):
+    """Folders written before generator.json kept the same metadata as config.json."""
+    model = copy_model(saved, tmp_path / "old")
+    meta = json.loads((model / "generator.json").read_text())
+    del meta["class_names"]
+    (model / "config.json").write_text(json.dumps(meta))
+    (model / "generator.json").unlink()
+    old = ConditionalGAN.load(model, device="cpu")
+    new = ConditionalGAN.load(saved, device="cpu")
+    np.testing.assert_array_equal(old.sample([0, 1], random_state=1), new.sample([0, 1], random_state=1))
+    assert old.class_names_ == [str(c) for c in old.classes_.tolist()]
+    # A command's run record (it has a "command" key) is not a model.
+    (model / "config.json").write_text(json.dumps({"command": "train", "options": {}}))
+    with pytest.raises(ModelFileError, match="not a ConditionalGAN configuration"):
+        ConditionalGAN.load(model)
+
+
+def test_legacy_folder_takes_class_names_from_its_run_record(saved, tmp_path):
+    """An old train/augment output kept the class names in its run record, beside model/."""
+    run = tmp_path / "run"
+    run.mkdir()
+    model = copy_model(saved, run / "model")
+    meta = json.loads((model / "generator.json").read_text())
+    del meta["class_names"]
+    (model / "config.json").write_text(json.dumps(meta))
+    (model / "generator.json").unlink()
+    names = [f"c{i}" for i in range(len(meta["classes"]))]
+    (run / "config.json").write_text(json.dumps({"command": "train", "options": {"class_names": names}}))
+    assert ConditionalGAN.load(model).class_names_ == names
 
 
 def test_weights_not_matching_config_refused(saved, tmp_path):
     model = copy_model(saved, tmp_path / "m")
-    config = json.loads((model / "config.json").read_text())
+    config = json.loads((model / "generator.json").read_text())
     config["params"]["width"] = 16
-    (model / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ModelFileError, match="weights do not match config.json"):
+    (model / "generator.json").write_text(json.dumps(config))
+    with pytest.raises(ModelFileError, match="weights do not match generator.json"):
         ConditionalGAN.load(model)
 
 

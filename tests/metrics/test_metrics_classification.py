@@ -6,7 +6,12 @@ import math
 
 import numpy as np
 import pytest
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, roc_auc_score
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    f1_score,
+    roc_auc_score,
+)
 
 from synthaug.exceptions import InvalidDataError
 from synthaug.metrics import classification_metrics, per_class_accuracy

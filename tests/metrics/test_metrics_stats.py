@@ -130,7 +130,11 @@ def test_paired_single_pair_gives_nan():
 
 def test_paired_nan_policies_and_length_mismatch():
     t, c = [1.0, np.nan, 3.0, 5.0], [0.0, 1.0, 1.0, 2.0]
-    assert math.isnan(paired_difference(t, c)["mean_diff"])
+    propagated = paired_difference(t, c)
+    assert math.isnan(propagated["mean_diff"]) and propagated["n"] == 4
+    assert propagated["significant"] is False
+    all_nan = paired_difference([np.nan], [1.0], nan_policy="omit")
+    assert all_nan["n"] == 0 and math.isnan(all_nan["mean_diff"]) and all_nan["significant"] is False
     omitted = paired_difference(t, c, nan_policy="omit")
     assert omitted["n"] == 3 and omitted["mean_diff"] == pytest.approx(2.0)
     with pytest.raises(InvalidDataError, match="1 of 4 pairs hold NaN"):

@@ -145,3 +145,25 @@ def test_in_imblearn_pipeline(imbalanced):
     assert pred.shape == y.shape
     assert (pred == y).mean() > 0.9  # the toy classes are separable
     assert pipe.named_steps["gan"].sampling_strategy_ == {0: 0, 1: 8, 2: 4}
+
+
+def test_synthetic_rows_are_draw_synthetic_rows(imbalanced):
+    from synthaug.over_sampling import draw_synthetic
+
+    X, y = imbalanced
+    sampler = GANOverSampler(generator=tiny_gan(), random_state=4)
+    X_res, y_res = sampler.fit_resample(X, y)
+    X_syn, y_syn = draw_synthetic(sampler.generator_, sampler.sampling_strategy_, 4)
+    np.testing.assert_array_equal(X_res[len(X):], X_syn)
+    np.testing.assert_array_equal(y_res[len(X):], y_syn)
+
+
+def test_fit_params_reach_the_generator(imbalanced, tmp_path):
+    X, y = imbalanced
+    with pytest.raises(ConfigError, match="resume=True but there is no checkpoint"):
+        GANOverSampler(generator=tiny_gan(checkpoint_dir=tmp_path)).fit_resample(X, y, resume=True)
+    ref = GANOverSampler(generator=tiny_gan(epochs=2), random_state=0).fit_resample(X, y)
+    GANOverSampler(generator=tiny_gan(checkpoint_dir=tmp_path, epochs=1), random_state=0).fit_resample(X, y)
+    resumed = GANOverSampler(generator=tiny_gan(checkpoint_dir=tmp_path, epochs=2),
+                             random_state=0).fit_resample(X, y, resume=True)
+    np.testing.assert_array_equal(ref[0], resumed[0])

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 
 from synthaug.exceptions import ConfigError
-from synthaug.over_sampling import n_synthetic_per_class, resolve_sampling_strategy
+from synthaug.over_sampling import (
+    n_synthetic_per_class,
+    resolve_counts,
+    resolve_sampling_strategy,
+)
 
 # class counts: a=6 (majority), b=1 (minority), c=3
 Y = np.array(["a"] * 6 + ["b"] * 1 + ["c"] * 3)
@@ -94,3 +98,19 @@ def test_n_synthetic_per_class_errors(kwargs, message):
     with pytest.raises(ConfigError) as info:
         n_synthetic_per_class([0, 0, 1], **kwargs)
     assert message in str(info.value)
+
+
+# ----------------------------------------------------------------------- one resolver
+def test_resolve_counts_speaks_both_vocabularies():
+    y = np.array([0] * 5 + [1] * 2 + [2] * 3)
+    assert resolve_counts(y, balance=True) == resolve_counts(y, sampling_strategy="all")
+    assert resolve_counts(y, sampling_strategy="minority") == resolve_sampling_strategy("minority", y)
+    assert resolve_counts(y, ratio=0.5) == n_synthetic_per_class(y, ratio=0.5)
+    assert list(resolve_counts(np.array([3, 1, 2]), n_per_class=1)) == [1, 2, 3]
+
+
+def test_resolve_counts_refuses_two_requests():
+    with pytest.raises(ConfigError, match="sampling_strategy cannot be combined with --ratio"):
+        resolve_counts([0, 0, 1], sampling_strategy="auto", ratio=1.0)
+    with pytest.raises(ConfigError, match="sampling_strategy=None is not supported"):
+        resolve_sampling_strategy(None, [0, 0, 1])

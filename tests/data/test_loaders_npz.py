@@ -1,4 +1,5 @@
-"""The .npz loader: layouts, dtypes, and every malformed-array case with its message."""
+"""The .npz loader (``synthaug.data.loaders.npz``): layouts, dtypes, and every malformed-array
+case with its message; and the real BreastMNIST file from ../shared/data."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from synthaug.data import load_dataset
-from synthaug.exceptions import ConfigError, InvalidDataError
+from synthaug.exceptions import InvalidDataError
 
 RNG = np.random.default_rng(0)
 
@@ -94,15 +95,15 @@ def test_resize_of_constant_image_keeps_value(save_npz):
         ({"train_images": _u8(3, 4, 4), "train_labels": np.array([0, 1, 0]), "val_labels": np.array([0])},
          r"has 'val_labels' but no 'val_images'"),
         ({"images": _u8(3, 4, 4), "labels": np.array([0, 1])},
-         r"3 images but labels have shape \(2,\)"),
+         r"'labels' has shape \(2,\) but 'images' has 3 images"),
         ({"images": _u8(3, 4, 4), "labels": np.array([[0, 1], [1, 0], [0, 1]])},
-         r"labels have shape \(3, 2\); expected \(3,\) or \(3, 1\)"),
+         r"'labels' has shape \(3, 2\) .*; expected one label per image: \(3,\) or \(3, 1\)"),
         ({"images": np.array([[[0.5, np.nan]]] * 2), "labels": np.array([0, 1])},
-         r"contains 2 NaN or inf values"),
+         r"'images' contains NaN or inf values"),
         ({"images": np.full((2, 3, 3), np.inf), "labels": np.array([0, 1])},
          r"NaN or inf"),
         ({"images": np.full((2, 3, 3), 2.5), "labels": np.array([0, 1])},
-         r"float with values in \[2.5, 2.5\]; float images must lie in \[0, 1\]"),
+         r"'images' values span \[2.5, 2.5\]; expected \[0, 1\]"),
         ({"images": np.full((2, 3, 3), 300, np.int32), "labels": np.array([0, 1])},
          r"integer images must be 0..255"),
         ({"images": np.zeros((2, 3, 3), bool), "labels": np.array([0, 1])},
@@ -184,8 +185,14 @@ def test_memory_limit_checked_before_loading(save_npz):
     assert len(load_dataset(path, max_bytes=10 * 16 * 16 * 4)) == 10
 
 
-@pytest.mark.parametrize("value", [0, -3, 2.5, "32", True])
-def test_bad_image_size_is_config_error(save_npz, value):
-    path = save_npz(images=_u8(2, 4, 4), labels=np.array([0, 1]))
-    with pytest.raises(ConfigError, match=r"--image-size"):
-        load_dataset(path, image_size=value)
+def test_breastmnist_real_file(shared_data):
+    ds = load_dataset(shared_data / "breastmnist.npz")
+    assert ds.splits == ("train", "val", "test")
+    assert [len(ds.get_split(s)) for s in ds.splits] == [546, 78, 156]
+    assert ds.image_shape == (1, 28, 28)
+    assert ds.class_names == ("0", "1")
+    assert set(np.unique(ds.labels)) == {0, 1}
+    assert not ds.is_synthetic.any()
+    raw = np.load(shared_data / "breastmnist.npz")
+    np.testing.assert_array_equal(np.rint(ds.get_split("test").images[:, 0] * 255), raw["test_images"])
+    np.testing.assert_array_equal(ds.get_split("val").labels, raw["val_labels"][:, 0])

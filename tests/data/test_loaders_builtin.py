@@ -1,6 +1,8 @@
-"""The built-in digits and the real BreastMNIST file from ../shared/data."""
+"""The built-in datasets (``synthaug.data.loaders.builtin``)."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pytest
@@ -28,6 +30,17 @@ def test_builtin_digits_resized():
 def test_list_builtin_datasets_loadable():
     names = list_builtin_datasets()
     assert "builtin:digits" in names and "1797" in names["builtin:digits"]
+    for name, description in names.items():
+        # Every description states what loading gives: "<N> <grayscale|RGB> <H>x<W> images, <K> classes".
+        m = re.search(r"(\d+) (grayscale|RGB) (\d+)x(\d+) images, (\d+) classes", description)
+        assert m, f"{name}: description {description!r} does not state the shape and classes"
+        n, colour, h, w, k = m.groups()
+        ds = load_dataset(name)
+        assert ds.images.shape == (int(n), 1 if colour == "grayscale" else 3, int(h), int(w))
+        assert ds.n_classes == int(k) and len(np.unique(ds.labels)) == int(k)
+        assert ds.images.dtype == np.float32 and 0.0 <= ds.images.min() and ds.images.max() <= 1.0
+        assert ds.name == name.removeprefix("builtin:")
+        assert ds.provenance[0] == f"{name}[0]"
 
 
 def test_unknown_builtin_lists_available():
@@ -38,16 +51,3 @@ def test_unknown_builtin_lists_available():
 def test_builtin_memory_limit():
     with pytest.raises(InvalidDataError, match=r"builtin:digits: 1797 images of 1x8x8"):
         load_dataset("builtin:digits", max_bytes=1000)
-
-
-def test_breastmnist_real_file(shared_data):
-    ds = load_dataset(shared_data / "breastmnist.npz")
-    assert ds.splits == ("train", "val", "test")
-    assert [len(ds.get_split(s)) for s in ds.splits] == [546, 78, 156]
-    assert ds.image_shape == (1, 28, 28)
-    assert ds.class_names == ("0", "1")
-    assert set(np.unique(ds.labels)) == {0, 1}
-    assert not ds.is_synthetic.any()
-    raw = np.load(shared_data / "breastmnist.npz")
-    np.testing.assert_array_equal(np.rint(ds.get_split("test").images[:, 0] * 255), raw["test_images"])
-    np.testing.assert_array_equal(ds.get_split("val").labels, raw["val_labels"][:, 0])
