@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -112,26 +109,15 @@ def test_evaluate_names_a_bad_image_and_can_skip_it(tmp_path):
     assert config["options"]["skip_bad_images"] is True
 
 
-def test_sigterm_stops_evaluate_cleanly(tmp_path):
+def test_sigterm_stops_evaluate_cleanly(tmp_path, cli_process):
     """A real process sent SIGTERM (e.g. by a job scheduler) exits 130 and leaves no output."""
     out = tmp_path / "eval"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "synthaug", "evaluate", "builtin:digits", "--out", str(out),
-         "--seeds", "0,1,2", "--no-progress", "--n-jobs", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
-    seen = []
-    for line in proc.stderr:  # wait until the command runs (past imports and loading)
-        seen.append(line)
-        if line.startswith("Evaluating"):
-            break
-    assert proc.poll() is None, "".join(seen)
+    run = cli_process(["evaluate", "builtin:digits", "--out", out, "--seeds", "0,1,2", "--no-progress",
+                       "--n-jobs", "1"])
+    run.wait_for(tmp_path / ".eval.evaluate-cache")  # the study runs: past imports and loading
     time.sleep(0.5)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    err = "".join(seen) + err
-    assert proc.returncode == 130, err
+    code, _, err = run.send(signal.SIGTERM).finish(timeout=60)
+    assert code == 130, err
     assert "Interrupted." in err and "Traceback" not in err
     assert not out.exists() and not list(tmp_path.glob(".eval.tmp-*"))
 
@@ -141,35 +127,25 @@ RESUME_ARGS = ["evaluate", "builtin:digits", "--arms", "real,classic", "--classi
                "--no-robustness", "--no-progress", "--n-jobs", "1"]
 
 
-def test_interrupted_evaluate_resumes_to_the_same_results(tmp_path):
+def test_interrupted_evaluate_resumes_to_the_same_results(tmp_path, cli_process):
     """A real process stopped by SIGINT after some jobs finished resumes to identical numbers."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    ref = subprocess.run([sys.executable, "-m", "synthaug", *RESUME_ARGS, "--out", str(tmp_path / "ref")],
-                         capture_output=True, text=True, env=env)
-    assert ref.returncode == 0, ref.stderr
+    code, _, err = cli_process([*RESUME_ARGS, "--out", tmp_path / "ref"]).finish()
+    assert code == 0, err
     assert not (tmp_path / ".ref.evaluate-cache").exists(), "the job cache outlived a finished run"
 
     out, cache = tmp_path / "run", tmp_path / ".run.evaluate-cache"
-    proc = subprocess.Popen([sys.executable, "-m", "synthaug", *RESUME_ARGS, "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        if cache.is_dir() and list(cache.glob("job_*.npz")):
-            break
-        time.sleep(0.02)
-    assert proc.poll() is None, "the study finished before it could be interrupted"
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    run = cli_process([*RESUME_ARGS, "--out", out])
+    run.wait_for(lambda: cache.is_dir() and bool(list(cache.glob("job_*.npz"))), timeout=120)
+    code, _, err = run.send(signal.SIGINT).finish(timeout=60)
+    assert code == 130, err
     assert "--resume" in err and "Traceback" not in err
     assert not out.exists()
     n_kept = len(list(cache.glob("*.npz")))
     assert n_kept >= 2  # the generator-phase entry and at least one classifier job
 
-    resumed = subprocess.run([sys.executable, "-m", "synthaug", *RESUME_ARGS, "--out", str(out), "--resume"],
-                             capture_output=True, text=True, env=env)
-    assert resumed.returncode == 0, resumed.stderr
-    reused = int(resumed.stderr.split("Resumed: ")[1].split()[0])
+    code, _, err = cli_process([*RESUME_ARGS, "--out", out, "--resume"]).finish()
+    assert code == 0, err
+    reused = int(err.split("Resumed: ")[1].split()[0])
     assert reused >= n_kept - 1  # an entry written while the signal arrived may be the extra one
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "ref" / "results.csv"),
                                   pd.read_csv(out / "results.csv"))
