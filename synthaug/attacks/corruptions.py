@@ -23,7 +23,6 @@ from ..seeding import check_random_state
 
 __all__ = ["CORRUPTIONS", "MAX_SEVERITY", "corrupt"]
 
-CORRUPTIONS = ("gaussian_noise", "blur", "contrast", "brightness")
 MAX_SEVERITY = 5
 
 # One value per severity 1..5.
@@ -94,6 +93,36 @@ def corrupt(images: np.ndarray, kind: str, severity: int, random_state=None) -> 
     return _corrupt(x, kind, int(severity), random_state)
 
 
+def _gaussian_noise(x: np.ndarray, i: int, random_state) -> np.ndarray:
+    rng = check_random_state(random_state)
+    return x + rng.normal(0.0, _NOISE_STD[i], size=x.shape).astype(np.float32)
+
+
+def _blur(x: np.ndarray, i: int, random_state) -> np.ndarray:
+    sigma = _BLUR_SIGMA_AT_32[i] * max(x.shape[2], x.shape[3]) / 32.0
+    return _gaussian_blur(x, max(sigma, 0.3 + 0.1 * i))
+
+
+def _contrast(x: np.ndarray, i: int, random_state) -> np.ndarray:
+    mean = x.mean(axis=(2, 3), keepdims=True)  # (N, C, 1, 1)
+    return (x - mean) * _CONTRAST_FACTOR[i] + mean
+
+
+def _brightness(x: np.ndarray, i: int, random_state) -> np.ndarray:
+    return x + _BRIGHTNESS_SHIFT[i]
+
+
+#: The corruption registry: name -> function(x, severity index 0..4, random_state).
+#: Adding a corruption is one function above and one entry here.
+_CORRUPTION_FUNCS = {
+    "gaussian_noise": _gaussian_noise,
+    "blur": _blur,
+    "contrast": _contrast,
+    "brightness": _brightness,
+}
+CORRUPTIONS = tuple(_CORRUPTION_FUNCS)
+
+
 def _corrupt(x: np.ndarray, kind: str, severity: int, random_state=None) -> np.ndarray:
     """:func:`corrupt` on checked inputs (``x`` float32 in [0, 1]); never modifies ``x``.
 
@@ -103,16 +132,5 @@ def _corrupt(x: np.ndarray, kind: str, severity: int, random_state=None) -> np.n
     """
     if severity == 0 or x.size == 0:
         return x.copy()
-    i = int(severity) - 1
-    if kind == "gaussian_noise":
-        rng = check_random_state(random_state)
-        out = x + rng.normal(0.0, _NOISE_STD[i], size=x.shape).astype(np.float32)
-    elif kind == "blur":
-        sigma = _BLUR_SIGMA_AT_32[i] * max(x.shape[2], x.shape[3]) / 32.0
-        out = _gaussian_blur(x, max(sigma, 0.3 + 0.1 * i))
-    elif kind == "contrast":
-        mean = x.mean(axis=(2, 3), keepdims=True)  # (N, C, 1, 1)
-        out = (x - mean) * _CONTRAST_FACTOR[i] + mean
-    else:  # brightness
-        out = x + _BRIGHTNESS_SHIFT[i]
+    out = _CORRUPTION_FUNCS[kind](x, int(severity) - 1, random_state)
     return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
