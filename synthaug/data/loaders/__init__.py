@@ -176,6 +176,14 @@ def _load(source, opts: _Options, skipped: list[str]) -> ImageDataset:
     return dataset
 
 
+#: Readers of single files by suffix: ``reader(path, options, skipped) -> ImageDataset``.
+#: A new file format is one module in this package and one entry here.
+_FILE_READERS = {
+    ".npz": lambda path, opts, skipped: _load_npz(path, opts),
+    ".csv": _load_csv,
+}
+
+
 def _dispatch(source, opts: _Options, skipped: list[str]) -> ImageDataset:
     text = os.fspath(source)
     if isinstance(text, bytes):  # os.PathLike may return bytes
@@ -191,11 +199,9 @@ def _dispatch(source, opts: _Options, skipped: list[str]) -> ImageDataset:
         )
     if path.is_dir():
         return _load_folder(path, opts, skipped)
-    suffix = path.suffix.lower()
-    if suffix == ".npz":
-        return _load_npz(path, opts)
-    if suffix == ".csv":
-        return _load_csv(path, opts, skipped)
+    reader = _FILE_READERS.get(path.suffix.lower())
+    if reader is not None:
+        return reader(path, opts, skipped)
     raise InvalidDataError(
         f"{path}: cannot tell what kind of dataset this is (suffix {path.suffix or 'none'!r}). "
         f"Pass {_ACCEPTED}."
