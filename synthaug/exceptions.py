@@ -33,3 +33,11 @@ class TrainingDivergedError(SynthaugError, RuntimeError):
 
 class NotFittedError(SynthaugError, AttributeError):
     """An estimator method that needs a fitted model was called before ``fit``."""
+
+
+class LowQualityError(SynthaugError):
+    """Generated samples failed the quality gate (:mod:`synthaug.quality`).
+
+    The fitted estimator is kept: ``GANOverSampler`` sets ``generator_`` and
+    ``quality_`` before raising, so a caller can inspect or still use them.
+    """

@@ -16,6 +16,9 @@ from synthaug.data import write_npz
 from synthaug.data.toy import make_toy_images
 
 FAST = ["--epochs", "2", "--batch-size", "16", "--no-progress", "--seed", "0"]
+# Two epochs cannot pass the quality gate: tests of the other mechanics accept the samples
+# anyway (the gate still runs and writes quality.json); the gate's own tests are below.
+ACCEPT = [*FAST, "--accept-low-quality"]
 
 
 @pytest.fixture
@@ -32,7 +35,7 @@ def invoke(*args: str):
 
 def test_augment_writes_every_output(toy_npz: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    result = invoke("augment", toy_npz, "--out", out, "--ratio", "2", *FAST)
+    result = invoke("augment", toy_npz, "--out", out, "--ratio", "2", *ACCEPT)
     assert result.exit_code == 0, result.output
     for name in ("augmented.npz", "samples.png", "history.csv", "config.json",
                  "synthetic/manifest.csv"):
@@ -50,17 +53,21 @@ def test_augment_writes_every_output(toy_npz: Path, tmp_path: Path) -> None:
     assert set(manifest.class_name) == {"class0", "class1", "class2"}
     config = json.loads((out / "config.json").read_text())
     assert config["command"] == "augment" and config["options"]["seed"] == 0
+    assert config["options"]["quality"]["passed"] is False and config["options"]["dataset_written"]
+    quality = json.loads((out / "quality.json").read_text())
+    assert quality["passed"] is False and quality["held_back_from"] == "held-back training images"
+    assert quality["n_fit"] + quality["n_held"] == 27
     assert "torch" in config["versions"]
     assert "class0" in result.output and "Results in" in result.output
     assert not list(tmp_path.glob(".run.*")), "temporary or checkpoint folders left behind"
 
 
 def test_augment_balance_and_n_per_class(toy_npz: Path, tmp_path: Path) -> None:
-    result = invoke("augment", toy_npz, "--out", tmp_path / "b", "--balance", *FAST)
+    result = invoke("augment", toy_npz, "--out", tmp_path / "b", "--balance", *ACCEPT)
     assert result.exit_code == 0, result.output
     with np.load(tmp_path / "b" / "augmented.npz") as z:
         assert np.bincount(z["labels"]).tolist() == [12, 12, 12]
-    result = invoke("augment", toy_npz, "--out", tmp_path / "n", "--n-per-class", "5", *FAST)
+    result = invoke("augment", toy_npz, "--out", tmp_path / "n", "--n-per-class", "5", *ACCEPT)
     assert result.exit_code == 0, result.output
     with np.load(tmp_path / "n" / "augmented.npz") as z:
         assert np.bincount(z["labels"][z["is_synthetic"]]).tolist() == [5, 5, 5]
@@ -68,7 +75,7 @@ def test_augment_balance_and_n_per_class(toy_npz: Path, tmp_path: Path) -> None:
 
 def test_augment_is_reproducible_from_seed(toy_npz: Path, tmp_path: Path) -> None:
     for name in ("a", "b"):
-        assert invoke("augment", toy_npz, "--out", tmp_path / name, *FAST).exit_code == 0
+        assert invoke("augment", toy_npz, "--out", tmp_path / name, *ACCEPT).exit_code == 0
     with np.load(tmp_path / "a" / "augmented.npz") as a, np.load(tmp_path / "b" / "augmented.npz") as b:
         np.testing.assert_array_equal(a["images"], b["images"])
 
@@ -79,12 +86,16 @@ def test_augment_writes_the_rows_gan_oversampler_returns(toy_npz: Path, tmp_path
     from synthaug.generators import ConditionalGAN
     from synthaug.over_sampling import GANOverSampler
 
+    # Both sides hold back the same rows (validation_fraction="auto", seeded by --seed /
+    # random_state) and gate; two epochs fail the gate, so the CLI is told to write the rows
+    # anyway and the sampler to return them anyway: the rows themselves must be equal.
     result = invoke("augment", toy_npz, "--out", tmp_path / "a", "--balance", "--model", "vanilla",
-                    "--epochs", "2", "--batch-size", "16", "--no-progress", "--seed", "5", "--device", "cpu")
+                    "--epochs", "2", "--batch-size", "16", "--no-progress", "--seed", "5", "--device", "cpu",
+                    "--accept-low-quality")
     assert result.exit_code == 0, result.output
     train = load_dataset(str(toy_npz))
     gan = ConditionalGAN(model="vanilla", epochs=2, batch_size=16, random_state=5, device="cpu")
-    sampler = GANOverSampler(generator=gan, random_state=5)
+    sampler = GANOverSampler(generator=gan, random_state=5, on_low_quality="ignore")
     X_res, y_res = sampler.fit_resample(train.images, train.labels)
     n = len(train)
     assert len(y_res) > n
@@ -93,6 +104,8 @@ def test_augment_writes_the_rows_gan_oversampler_returns(toy_npz: Path, tmp_path
         assert not syn[:n].any() and syn[n:].all()
         np.testing.assert_array_equal(z["labels"][syn], y_res[n:])  # same classes, same order
         np.testing.assert_array_equal(z["images"][syn], images_to_uint8(X_res[n:]))
+    assert json.loads((tmp_path / "a" / "quality.json").read_text())["metrics"] == \
+        json.loads(json.dumps(sampler.quality_.to_dict()["metrics"]))
     saved = ConditionalGAN.load(tmp_path / "a" / "model", device="cpu")
     np.testing.assert_array_equal(saved.sample(y_res[n:], random_state=5), X_res[n:])
     assert saved.class_names_ == ["class0", "class1", "class2"]
@@ -106,7 +119,7 @@ def test_augment_keeps_val_and_test_splits_real(tmp_path: Path) -> None:
         split[f"{name}_labels"] = (np.arange(n) % 2).reshape(-1, 1).astype(np.uint8)
     src = tmp_path / "med.npz"
     np.savez(src, **split)
-    result = invoke("augment", src, "--out", tmp_path / "o", *FAST)
+    result = invoke("augment", src, "--out", tmp_path / "o", *ACCEPT)
     assert result.exit_code == 0, result.output
     with np.load(tmp_path / "o" / "augmented.npz") as z:
         assert z["images"].shape[0] == 40  # 20 real train + 20 synthetic
@@ -174,7 +187,7 @@ def test_unreadable_image_is_named(tmp_path: Path) -> None:
             Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(tmp_path / "imgs" / cls / f"{i}.png")
     (tmp_path / "imgs" / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     _fails(["augment", tmp_path / "imgs", "--out", tmp_path / "o"], "broken.png")
-    result = invoke("augment", tmp_path / "imgs", "--out", tmp_path / "o", "--skip-bad-images", *FAST)
+    result = invoke("augment", tmp_path / "imgs", "--out", tmp_path / "o", "--skip-bad-images", *ACCEPT)
     assert result.exit_code == 0, result.output
     assert "broken.png" in result.output
 
@@ -189,7 +202,7 @@ def test_never_overwrites_without_flag(toy_npz: Path, tmp_path: Path) -> None:
     target.write_text("x")
     _fails(["augment", toy_npz, "--out", target, *FAST], "is a file")
     assert target.read_text() == "x"
-    result = invoke("augment", toy_npz, "--out", out, "--overwrite", *FAST)
+    result = invoke("augment", toy_npz, "--out", out, "--overwrite", *ACCEPT)
     assert result.exit_code == 0, result.output
     assert not (out / "precious.txt").exists() and (out / "augmented.npz").is_file()
 
@@ -199,7 +212,7 @@ def test_never_overwrites_without_flag(toy_npz: Path, tmp_path: Path) -> None:
 def test_interrupted_run_resumes_to_the_same_result(toy_npz: Path, tmp_path: Path, cli_process) -> None:
     """A real CLI process stopped by SIGINT mid-training resumes to an identical result."""
     args = ["augment", toy_npz, "--epochs", "120", "--batch-size", "16", "--no-progress",
-            "--seed", "3", "--checkpoint-every", "1", "--model", "vanilla"]
+            "--seed", "3", "--checkpoint-every", "1", "--model", "vanilla", "--accept-low-quality"]
     code, _, err = cli_process([*args, "--out", tmp_path / "ref"]).finish()
     assert code == 0, err
 
@@ -250,10 +263,111 @@ def test_divergence_saves_the_last_healthy_model_and_says_where(toy_npz: Path, t
     message = _fails(["augment", toy_npz, "--out", out, "--epochs", "4", "--batch-size", "16",
                       "--no-progress", "--model", "vanilla"], "GAN training diverged at epoch 2")
     kept = tmp_path / ".out.checkpoint" / "last_healthy_model"
-    assert str(kept) in message.replace("\n", "") and "--epochs" in message
+    assert str(kept) in message.replace("\n", "") and "--steps" in message
     assert not out.exists()
     monkeypatch.setattr(training, "run_epoch", real_run_epoch)
     result = invoke("generate", kept, "--n-per-class", "2", "--out", tmp_path / "gen")
     assert result.exit_code == 0, result.output
     with np.load(tmp_path / "gen" / "synthetic.npz") as z:
         assert len(z["labels"]) == 6
+
+
+# ----------------------------------------------------------------------------- quality gate
+ONE_STEP = ["--epochs", "1", "--batch-size", "64", "--no-progress", "--seed", "0"]  # 27 rows: one step
+
+
+def test_augment_refuses_samples_that_fail_the_gate(toy_npz: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    message = _fails(["augment", toy_npz, "--out", out, *ONE_STEP],
+                     "Error: the synthetic samples failed the quality gate: TRTS")
+    assert "Nothing was added to your data. Train longer (--" in message
+    assert "pass --accept-low-quality to write them anyway" in message
+    assert "Verdict: FAILED" in message and "real reference" in message  # the summary was printed
+    assert not (out / "augmented.npz").exists() and not (out / "synthetic").exists()
+    for name in ("model", "samples.png", "history.csv", "quality.json", "config.json"):
+        assert (out / name).exists(), name
+    config = json.loads((out / "config.json").read_text())["options"]
+    assert config["quality"]["passed"] is False and config["dataset_written"] is False
+    quality = json.loads((out / "quality.json").read_text())
+    assert quality["passed"] is False and quality["reasons"] and quality["class_names"] == ["class0", "class1", "class2"]
+    from PIL import Image
+
+    with Image.open(out / "samples.png") as captioned:  # the verdict is a text strip under the grid
+        plain = invoke("generate", out, "--n-per-class", "3", "--out", tmp_path / "g")
+        assert plain.exit_code == 0
+        with Image.open(tmp_path / "g" / "samples.png") as grid:
+            assert captioned.height > grid.height
+
+    result = invoke("augment", toy_npz, "--out", tmp_path / "a", *ONE_STEP, "--accept-low-quality")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "a" / "augmented.npz").is_file() and (tmp_path / "a" / "synthetic").is_dir()
+    assert "written anyway (--accept-low-quality)" in result.output
+
+
+def test_train_warns_on_a_failed_gate_but_succeeds(toy_npz: Path, tmp_path: Path) -> None:
+    result = invoke("train", toy_npz, "--out", tmp_path / "t", *ONE_STEP)
+    assert result.exit_code == 0, result.output
+    assert "Verdict: FAILED" in result.output and "Warning: the synthetic samples failed" in result.output
+    assert json.loads((tmp_path / "t" / "quality.json").read_text())["passed"] is False
+    assert json.loads((tmp_path / "t" / "config.json").read_text())["options"]["quality"]["passed"] is False
+
+
+def test_validation_fraction_zero_turns_the_gate_off(toy_npz: Path, tmp_path: Path) -> None:
+    result = invoke("augment", toy_npz, "--out", tmp_path / "o", *ONE_STEP, "--validation-fraction", "0")
+    assert result.exit_code == 0, result.output
+    assert "Quality gate: off" in result.output
+    assert not (tmp_path / "o" / "quality.json").exists() and (tmp_path / "o" / "augmented.npz").is_file()
+    _fails(["augment", toy_npz, "--out", tmp_path / "x", "--validation-fraction", "half"],
+           "--validation-fraction must be 'auto' or a number in [0, 1), got 'half'")
+
+
+@pytest.mark.parametrize("with_val", [False, True])
+def test_no_test_row_reaches_the_generator_or_the_gate(tmp_path: Path, monkeypatch, with_val: bool) -> None:
+    """Fit rows and held rows come from the train split (or the val split), never from test."""
+    from synthaug.generators import ConditionalGAN
+    from synthaug.over_sampling import gan_sampler
+
+    rng = np.random.default_rng(1)
+    arrays = {}
+    for name, n in (("train", 24), ("test", 12), *((("val", 9),) if with_val else ())):
+        arrays[f"{name}_images"] = rng.integers(0, 256, (n, 8, 8), dtype=np.uint8)
+        arrays[f"{name}_labels"] = np.arange(n) % 3
+    np.savez(tmp_path / "split.npz", **arrays)
+    seen: dict[str, np.ndarray] = {}
+    real_fit, real_assess = ConditionalGAN.fit, gan_sampler.assess_generator
+
+    def fit(self, X, y, **kw):
+        seen["generator"] = X
+        return real_fit(self, X, y, **kw)
+
+    def assess(generator, X_fit, y_fit, X_held, y_held, **kw):
+        seen["fit"], seen["held"] = X_fit, X_held
+        return real_assess(generator, X_fit, y_fit, X_held, y_held, **kw)
+
+    monkeypatch.setattr(ConditionalGAN, "fit", fit)
+    monkeypatch.setattr(gan_sampler, "assess_generator", assess)
+    result = invoke("augment", tmp_path / "split.npz", "--out", tmp_path / "o", *ONE_STEP, "--accept-low-quality")
+    assert result.exit_code == 0, result.output
+
+    def rows(name: str) -> set[bytes]:
+        return {r.tobytes() for r in arrays[f"{name}_images"]}
+
+    def as_rows(x: np.ndarray) -> set[bytes]:
+        return {r.tobytes() for r in np.rint(x[:, 0] * 255).astype(np.uint8)}
+
+    train, test = rows("train"), rows("test")
+    assert as_rows(seen["generator"]) <= train and as_rows(seen["fit"]) == as_rows(seen["generator"])
+    assert not as_rows(seen["held"]) & test and not as_rows(seen["generator"]) & test
+    if with_val:  # the val split is the held-back set; every training row is fitted on
+        assert as_rows(seen["held"]) == rows("val") and len(seen["generator"]) == 24
+    else:
+        assert as_rows(seen["held"]) <= train and not as_rows(seen["held"]) & as_rows(seen["generator"])
+        assert len(seen["held"]) + len(seen["generator"]) == 24
+
+
+def test_select_choices_are_the_selection_registry() -> None:
+    """The CLI spells the selection methods itself (fast start-up); they must match the registry."""
+    from synthaug.cli.gan_options import SELECT_CHOICES
+    from synthaug.over_sampling import SELECTION_METHODS
+
+    assert set(SELECT_CHOICES) == set(SELECTION_METHODS)

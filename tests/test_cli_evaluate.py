@@ -173,3 +173,62 @@ def test_evaluate_resume_with_other_options_is_refused(tmp_path):
     assert "--resume: the interrupted run used other settings" in result.output
     assert "arms" in result.output and "drop --resume" in result.output
     assert "config." not in result.output  # options are named as the user writes them
+
+
+def test_each_warning_once_lets_a_repeated_warning_through_once(caplog):
+    import logging
+
+    from synthaug.cli.evaluate import each_warning_once
+
+    log = logging.getLogger("synthaug.metrics.fidelity")
+    logging.getLogger().addHandler(second := logging.NullHandler())  # a second handler, as in a CLI run
+    with caplog.at_level(logging.INFO):
+        with each_warning_once() as once:
+            for _ in range(4):
+                log.warning("frechet_distance: the covariance product is singular; adding %g", 1e-6)
+            log.warning("another warning")
+            log.info("infos are never held back")
+            log.info("infos are never held back")
+        log.warning("another warning")  # after the block: the filter is gone
+    logging.getLogger().removeHandler(second)
+    assert not second.filters
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages.count("frechet_distance: the covariance product is singular; adding 1e-06") == 1
+    assert messages.count("another warning") == 2
+    assert messages.count("infos are never held back") == 2
+    assert once.n_repeats == 3
+
+
+def test_evaluate_prints_the_verdict_first_a_blank_real_ratio_and_each_warning_once(
+        tmp_path, monkeypatch, caplog):
+    import logging
+
+    from synthaug import experiment
+
+    real_run = experiment.run_experiment
+
+    def noisy_run(*args, **kwargs):  # a library warning emitted once per job, as fidelity does
+        for _ in range(4):
+            logging.getLogger("synthaug.metrics.fidelity").warning("frechet_distance: singular")
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(experiment, "run_experiment", noisy_run)
+    out = tmp_path / "eval"
+    with caplog.at_level(logging.WARNING):
+        result = CliRunner().invoke(cli, ["evaluate", "builtin:digits", "--out", str(out), *FAST])
+    assert result.exit_code == 0, result.output
+    assert [r.getMessage() for r in caplog.records].count("frechet_distance: singular") == 1
+    assert "3 repeated warning(s) were shown once" in result.output
+    lines = result.output.splitlines()
+    verdict = lines.index("Verdict (accuracy; paired 95% interval of the difference with real only):")
+    header = next(i for i, line in enumerate(lines) if line.split()[:3] == ["train_size", "classifier", "arm"])
+    assert verdict < header
+    assert "inconclusive with 2 seeds" in lines[verdict + 1]
+    real = next(line for line in lines[header:] if " real " in line).split()
+    assert real[2:4] == ["real", "-"]  # no ratio, not 0.000
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary.loc[summary["arm"] == "real", "ratio"].isna().all()
+    assert (summary["ci_high"] <= 1.0).all() and (summary["ci_low"] >= 0.0).all()
+    assert summary["ci_note"].str.startswith("2 seeds").all()
+    md = (out / "report.md").read_text()
+    assert md.index("## Verdict") < md.index("## Accuracy")

@@ -102,6 +102,22 @@ def _rebuild_attack(spec: Any, build_attack: Callable[[dict], Any] | None, where
         return None
 
 
+def _check_sample_weight(sample_weight: Any, n: int) -> np.ndarray | None:
+    """``sample_weight`` as float32 ``(n,)`` scaled to mean 1; None when all are equal."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight)
+    bad = (f"shape {w.shape}" if w.shape != (n,) else f"dtype {w.dtype}" if w.dtype.kind not in "biuf"
+           else "a NaN or infinite weight" if not np.isfinite(w).all()
+           else f"a negative weight ({w.min():g})" if (w < 0).any() else "all 0" if not w.sum() > 0 else "")
+    if bad:
+        raise InvalidDataError(f"{_OWNER}: sample_weight must be {n} finite numbers >= 0, not all 0 "
+                               f"(one per image); got {bad}. Pass None to weigh every image equally.")
+    if (w == w[0]).all():
+        return None  # equal weights are no weights: the unweighted loss, bit for bit
+    return (w / w.astype(np.float64).mean()).astype(np.float32)
+
+
 class CNNClassifier(ClassifierMixin, BaseEstimator):
     """Small convolutional image classifier with input normalisation inside the network.
 
@@ -218,16 +234,29 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         return arr
 
     # ----------------------------------------------------------------- fit
-    def fit(self, X, y) -> CNNClassifier:
+    def fit(self, X, y, sample_weight=None) -> CNNClassifier:
         """Train on images ``X`` with labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of float in [0, 1]
+        y : array-like of hashable labels
+        sample_weight : array-like of float or None, default None
+            Per-row weights (finite, ``>= 0``, not all 0; only ratios matter). A batch's
+            loss is ``sum(w_i * l_i) / (B * mean(w))``, ``mean(w)`` over all rows, so an
+            all-zero batch adds no gradient. Only the loss is weighted (the input
+            normalisation and BatchNorm statistics use every row). ``None`` or equal
+            weights: unweighted, bit for bit as before.
 
         Shape
         -----
-        X : ``(N, C, H, W)`` float in [0, 1]; y : ``(N,)`` any hashable labels.
+        X : ``(N, C, H, W)`` float in [0, 1]; y : ``(N,)`` any hashable labels;
+        sample_weight : ``(N,)``.
         """
         self._check_params()
         X = _check_X(X)
         classes, y_idx = encode_labels(y, X.shape[0], "a classifier")
+        weights = _check_sample_weight(sample_weight, X.shape[0])
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         gen_init = torch_generator(seed_from(rng))
@@ -236,6 +265,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         net = build_network(X.shape[1], len(classes), int(self.width), device, gen_init)
         x_all = torch.from_numpy(X).to(device)  # (N, C, H, W)
         y_all = torch.from_numpy(y_idx.astype(np.int64)).to(device)  # (N,)
+        w_all = None if weights is None else torch.from_numpy(weights).to(device)  # (N,), mean 1
         with torch.no_grad():
             net.mean.copy_(x_all.mean(dim=(0, 2, 3)).view(1, -1, 1, 1))
             net.std.copy_(x_all.std(dim=(0, 2, 3)).clamp_min(1e-3).view(1, -1, 1, 1))
@@ -256,7 +286,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             total_loss, total_correct = 0.0, 0
             for start in range(0, n, bs):
                 idx = perm[start:start + bs]
-                loss, correct = self._train_step(net, optimizer, x_all[idx], y_all[idx], gen, rng, epoch)
+                wb = None if w_all is None else w_all[idx]
+                loss, correct = self._train_step(net, optimizer, x_all[idx], y_all[idx], gen, rng, epoch, wb)
                 total_loss += loss * len(idx)
                 total_correct += correct
             if scheduler is not None:
@@ -277,15 +308,16 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _train_step(self, net: CNNNet, optimizer: torch.optim.Optimizer, xb: torch.Tensor,
                     yb: torch.Tensor, gen: torch.Generator, rng: np.random.Generator,
-                    epoch: int) -> tuple[float, int]:
+                    epoch: int, wb: torch.Tensor | None = None) -> tuple[float, int]:
         """One optimiser step on a batch; returns its mean loss and number correct.
 
         Draws, in this order: augmentation from ``gen``, the attack's seed from ``rng``,
-        the dropout mask from ``gen`` (the order fixes the random streams).
+        the dropout mask from ``gen`` (the order fixes the random streams). ``wb`` holds
+        the rows' weights scaled to mean 1 over the training set (None: unweighted).
 
         Shape
         -----
-        xb : ``(B, C, H, W)`` in [0, 1]; yb : ``(B,)`` class indices.
+        xb : ``(B, C, H, W)`` in [0, 1]; yb : ``(B,)`` class indices; wb : ``(B,)``.
         """
         if self.augment:
             xb = augment_batch(xb, gen)
@@ -300,7 +332,10 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             keep = torch.rand(feats.shape, generator=gen).to(xb.device) >= self.dropout
             feats = feats * keep / (1 - self.dropout)
         logits = net.head(feats)  # (B, K)
-        loss = F.cross_entropy(logits, yb)
+        if wb is None:
+            loss = F.cross_entropy(logits, yb)
+        else:
+            loss = (F.cross_entropy(logits, yb, reduction="none") * wb).mean()  # (B,) -> ()
         if not torch.isfinite(loss):
             raise TrainingDivergedError(
                 f"CNNClassifier: the loss became {loss.item()} at epoch {epoch}; "

@@ -4,6 +4,10 @@ The one place that names classifiers: :data:`CLASSIFIER_NAMES` is what the exper
 config and the CLI accept, and :func:`make_classifier` builds each name. The
 scikit-learn models are wrapped in a pipeline that flattens ``(N, C, H, W)`` images
 first, so every classifier here takes the library's image layout directly.
+
+Every classifier built here accepts ``fit(X, y, sample_weight=w)``: per-row weights in
+the loss (for the scikit-learn models they go to the final model only, as the CNN's
+input normalisation also ignores them).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from ..exceptions import ConfigError
 from .cnn import CNNClassifier
 
-__all__ = ["CLASSIFIER_NAMES", "flatten_images", "make_classifier"]
+__all__ = ["CLASSIFIER_NAMES", "ImagePipeline", "flatten_images", "make_classifier"]
 
 #: scikit-learn models by name: (factory, default parameters, standardise first).
 _SKLEARN_MODELS: dict[str, tuple[Any, dict[str, Any], bool]] = {
@@ -34,6 +38,20 @@ def flatten_images(X: Any) -> np.ndarray:
     """``(N, C, H, W)`` -> ``(N, C*H*W)`` float32 (module-level so pipelines stay picklable)."""
     arr = np.asarray(X, dtype=np.float32)
     return arr.reshape(arr.shape[0], -1)
+
+
+class ImagePipeline(Pipeline):
+    """A scikit-learn :class:`~sklearn.pipeline.Pipeline` whose ``fit`` takes ``sample_weight``.
+
+    A plain pipeline refuses ``fit(X, y, sample_weight=w)``; this one hands ``w`` to its
+    last step (named ``"model"``), so callers treat every classifier of this module alike.
+    """
+
+    def fit(self, X, y=None, sample_weight=None, **params):
+        """Fit every step; ``sample_weight`` (shape ``(N,)``) goes to the final model only."""
+        if sample_weight is not None:
+            params[f"{self.steps[-1][0]}__sample_weight"] = sample_weight
+        return super().fit(X, y, **params)
 
 
 def _int_seed(random_state: Any) -> Any:
@@ -82,4 +100,4 @@ def make_classifier(name: str, *, random_state=None, **params: Any):
         model = factory(random_state=_int_seed(random_state), **{**defaults, **params})
     except TypeError as exc:
         raise ConfigError(f"classifier {name!r}: {exc}.") from None
-    return Pipeline([("flatten", FunctionTransformer(flatten_images)), *steps, ("model", model)])
+    return ImagePipeline([("flatten", FunctionTransformer(flatten_images)), *steps, ("model", model)])

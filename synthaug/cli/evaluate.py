@@ -7,7 +7,10 @@ The experiment package is imported inside the functions that use it: its stack
 from __future__ import annotations
 
 import hashlib
+import logging
+from contextlib import contextmanager
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -58,6 +61,53 @@ def _names(text: str | None) -> list[str] | None:
     return None if text is None else [v.strip() for v in text.split(",") if v.strip()]
 
 
+class _OncePerRun(logging.Filter):
+    """Let each distinct warning through once; count the repeats it holds back.
+
+    A study repeats the same job per seed, train size and class, so a library warning
+    (e.g. ``frechet_distance``'s singular covariance) would otherwise print dozens of
+    times.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first: dict[tuple[str, str], logging.LogRecord] = {}
+        self.n_repeats = 0
+        self._last: logging.LogRecord | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        # One filter sits on every handler: each handler asks about the same record, so
+        # pass the first record of a message everywhere, and count a repeat once.
+        first = self.first.setdefault((record.name, record.getMessage()), record)
+        if first is not record and record is not self._last:
+            self.n_repeats += 1
+        self._last = record
+        return first is record
+
+
+@contextmanager
+def each_warning_once() -> Iterator[_OncePerRun]:
+    """For the duration of the block, every handler of the root logger shows each
+    distinct warning once (jobs run in this process; loky workers, with ``--n-jobs``
+    above 1, log on their own).
+
+    Yields the filter, whose ``n_repeats`` counts the warnings held back.
+    """
+    once = _OncePerRun()
+    handlers = list(logging.getLogger().handlers) or [logging.lastResort]
+    for handler in handlers:
+        if handler is not None:
+            handler.addFilter(once)
+    try:
+        yield once
+    finally:
+        for handler in handlers:
+            if handler is not None:
+                handler.removeFilter(once)
+
+
 def _run_stamp(config, dataset) -> dict:
     """What a study's results depend on: the configuration, the data and the versions."""
     digest = hashlib.sha256()
@@ -105,6 +155,8 @@ def _open_cache(out: Path, resume: bool, stamp: dict):
 @click.option("--classifiers", default=None, help="Downstream classifiers, e.g. cnn,logreg.")
 @click.option("--gan-epochs", type=int, default=None, help="Generator training epochs.")
 @click.option("--cnn-epochs", type=int, default=None, help="Downstream CNN training epochs.")
+@click.option("--synthetic-weight", type=float, default=None,
+              help="Weight of a synthetic row in the downstream loss, relative to a real row (default 1).")
 @data_options
 @click.option("--robustness/--no-robustness", default=None,
               help="Score robust accuracy (FGSM, PGD, corruptions) and add adversarial-training arms.")
@@ -143,6 +195,7 @@ def evaluate(data: str | None, recipe: Path | None, out: Path, overwrite: bool, 
         "classifiers": _names(opts["classifiers"]),
         "gan_epochs": opts["gan_epochs"],
         "cnn_epochs": opts["cnn_epochs"],
+        "synthetic_weight": opts["synthetic_weight"],
         "image_size": opts["image_size"],
         "robustness": opts["robustness"],
         "quality": opts["quality"],
@@ -168,7 +221,8 @@ def evaluate(data: str | None, recipe: Path | None, out: Path, overwrite: bool, 
     )
     cache = _open_cache(out, resume, _run_stamp(config, dataset))
     try:
-        report = run_experiment(dataset, config, progress=progress, cache=cache)
+        with each_warning_once() as once:
+            report = run_experiment(dataset, config, progress=progress, cache=cache)
     except KeyboardInterrupt:
         click.echo(
             f"\nInterrupted. {len(cache)} finished job(s) are kept in {cache.directory}; run the same "
@@ -190,16 +244,23 @@ def evaluate(data: str | None, recipe: Path | None, out: Path, overwrite: bool, 
 
     # Accuracy with its interval, then the other headline metrics as "mean (gain vs real)":
     # accuracy alone hides a classifier that predicts the majority class.
-    keys = ["train_size", "classifier", "arm", "ratio"]
     table = report.summary_table("accuracy")
+    keys = [k for k in ("train_size", "classifier", "arm", "ratio", "synthetic_weight") if k in table]
     for metric, label in (("balanced_accuracy", "balanced_acc"), ("roc_auc", "roc_auc")):
         other = report.summary_table(metric)
         if other.empty or other[metric].isna().all():
             continue
         other[label] = [f"{v:.3f}" + (f" ({d})" if d else "") for v, d in zip(other[metric], other["vs_real"])]
         table = table.merge(other[keys + [label]], on=keys, how="left")
+    click.echo("Verdict (accuracy; paired 95% interval of the difference with real only):")
+    for line in report.verdict():
+        click.echo(f"  {line}")
+    click.echo("")
     with pd.option_context("display.width", 120, "display.max_rows", 200, "display.max_columns", 20):
-        click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        # "-": an arm without a ratio (real), not a ratio of 0.
+        click.echo(table.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.3f}"))
     for note in report.info.get("notes", []):
         click.echo(f"Note: {note}", err=True)
+    if once.n_repeats:
+        click.echo(f"Note: {once.n_repeats} repeated warning(s) were shown once.", err=True)
     click.echo(f"Report: {out / 'report.html'} (also report.md, results.csv, summary.csv).")

@@ -14,8 +14,7 @@ from typing import Any, Callable
 import click
 import numpy as np
 
-from ..exceptions import ConfigError, TrainingDivergedError
-from ..generators import LOSSES, MODELS, STRATEGIES
+from ..exceptions import ConfigError, LowQualityError, TrainingDivergedError
 from ..persistence import (
     MODEL_DIR_NAME,
     check_resume_stamp,
@@ -24,118 +23,25 @@ from ..persistence import (
     write_json,
     write_run_record,
 )
-from ._common import check_output_dir, data_options, load_data, positive, staged_output
+from ._common import check_output_dir, load_data, positive, staged_output
+from .gan_options import (
+    _STAMP_KEYS,
+    build_gan,
+    check_gan_options,
+    count_options,
+    gan_command,
+    quality_options,
+    select_options,
+)
 
 DIVERGED_MODEL_NAME = "last_healthy_model"
 RUN_STAMP = "run.json"
-
-# What must match between an interrupted train/augment and its --resume.
-_STAMP_KEYS = ("model", "strategy", "loss", "epochs", "batch_size", "spectral_norm", "diff_augment",
-               "ema_decay", "seed", "image_size")
-
-
-# ----------------------------------------------------------------------- options
-_GAN_OPTIONS = [
-    click.option("--model", "model", type=click.Choice(MODELS), default="dcgan",
-                 show_default=True, help="Network family."),
-    click.option("--strategy", type=click.Choice(STRATEGIES), default="conditional", show_default=True,
-                 help="One network pair conditioned on the label, or one pair per class."),
-    click.option("--loss", type=click.Choice(LOSSES), default="hinge", show_default=True),
-    click.option("--epochs", type=int, default=None,
-                 help="Training epochs (default: the model's small-data default)."),
-    click.option("--batch-size", type=int, default=64, show_default=True),
-    click.option("--spectral-norm/--no-spectral-norm", default=True, show_default=True,
-                 help="Spectral normalisation in the discriminator."),
-    click.option("--diff-augment", default="color,translation,cutout", show_default=True,
-                 help="Differentiable augmentation policies, comma-separated; 'none' disables."),
-    click.option("--ema-decay", type=float, default=0.999, show_default=True,
-                 help="EMA of the generator's weights for sampling; 0 disables."),
-    click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
-    click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda."),
-    click.option("--checkpoint-every", type=int, default=10, show_default=True,
-                 help="Save a resumable checkpoint every N epochs."),
-    click.option("--resume", is_flag=True,
-                 help="Continue an interrupted run from its checkpoint (same options)."),
-    click.option("--progress/--no-progress", default=True, help="Show a progress bar."),
-]
-
-_COUNT_OPTIONS = [
-    click.option("--ratio", type=float, default=None,
-                 help="Add R times each class's real count (default 1 when no count is given)."),
-    click.option("--balance", is_flag=True, help="Raise every class to the largest class's count."),
-    click.option("--n-per-class", type=int, default=None, help="Add N samples to every class."),
-]
-
-
-def _decorate(options: list[Callable], func: Callable) -> Callable:
-    for option in reversed(options):  # the first option is listed first in --help
-        func = option(func)
-    return func
-
-
-def gan_options(func: Callable) -> Callable:
-    """Options that choose and train the generator."""
-    return _decorate(_GAN_OPTIONS, func)
-
-
-def count_options(func: Callable) -> Callable:
-    """How many synthetic samples to add."""
-    return _decorate(_COUNT_OPTIONS, func)
-
-
-def _gan_command(*extra: Callable) -> Callable:
-    """A command that trains a GAN on DATA: DATA, --out, --overwrite, ``extra``, then the
-    data and GAN options (in that order in --help)."""
-
-    def decorate(func: Callable) -> Callable:
-        return click.command()(_decorate([
-            click.argument("data"),
-            click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder."),
-            click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder."),
-            *extra, data_options, gan_options,
-        ], func))
-
-    return decorate
-
 
 # ----------------------------------------------------------------------- helpers
 def _checkpoint_dir(out: Path) -> Path:
     """Checkpoints live beside the output folder so that an interrupted run keeps them."""
     out = Path(out).resolve()
     return out.parent / f".{out.name}.checkpoint"
-
-
-def _check_gan_options(opts: dict[str, Any]) -> None:
-    """Cheap option checks, run before the data are loaded."""
-    positive("--batch-size", opts["batch_size"])
-    positive("--epochs", opts["epochs"])
-    positive("--checkpoint-every", opts["checkpoint_every"])
-    if not 0.0 <= opts["ema_decay"] < 1.0:
-        raise ConfigError(f"--ema-decay must be in [0, 1), got {opts['ema_decay']}.")
-
-
-def _build_gan(opts: dict[str, Any], checkpoint_dir: Path):
-    from ..generators import ConditionalGAN
-
-    _check_gan_options(opts)
-    diff = opts["diff_augment"]
-    params = dict(
-        model=opts["model"],
-        strategy=opts["strategy"],
-        loss=opts["loss"],
-        batch_size=opts["batch_size"],
-        spectral_norm=opts["spectral_norm"],
-        diff_augment=None if diff.strip().lower() in ("", "none") else diff,
-        ema_decay=opts["ema_decay"] or None,
-        device=opts["device"],
-        random_state=opts["seed"],
-        progress=opts["progress"],
-        checkpoint_dir=str(checkpoint_dir),
-        checkpoint_every=opts["checkpoint_every"],
-    )
-    if opts["epochs"] is not None:
-        params["epochs"] = opts["epochs"]
-    return ConditionalGAN(**params)
 
 
 def _prepare_checkpoint(data: str, opts: dict[str, Any], ckpt: Path) -> None:
@@ -181,7 +87,7 @@ def _fit_with_checkpoints(fit: Callable[[], Any], fitted: Callable[[], Any], cla
         raise TrainingDivergedError(
             f"{exc} Saved that model in {kept} (sample from it with 'synthaug generate {kept} "
             "--n-per-class N --out DIR'); it is removed when this command is run again. To train "
-            "again, try fewer --epochs, --loss hinge, --spectral-norm or another --seed."
+            "again, try fewer --steps, --loss hinge, --spectral-norm or another --seed."
         ) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -194,11 +100,58 @@ def _write_synthetic(directory: Path, dataset) -> None:
     write_png_folder(dataset, directory / "synthetic")
 
 
-def _write_samples_png(directory: Path, images, labels, n_classes: int) -> None:
+def _write_samples_png(directory: Path, images, labels, n_classes: int, caption: str | None = None) -> None:
     from ..data.grid import grid_png_bytes
     from ..data.io import atomic_write_bytes
 
-    atomic_write_bytes(directory / "samples.png", grid_png_bytes(images, labels, n_classes))
+    png = grid_png_bytes(images, labels, n_classes)
+    if caption:
+        from ..quality import add_caption
+
+        png = add_caption(png, caption)
+    atomic_write_bytes(directory / "samples.png", png)
+
+
+def _validation_fraction(value: str) -> float:
+    """--validation-fraction: "auto" (0.2) or a number in [0, 1)."""
+    from ..quality import resolve_fraction
+
+    try:
+        parsed = value if value == "auto" else float(value)
+    except ValueError:
+        raise ConfigError(f"--validation-fraction must be 'auto' or a number in [0, 1), got {value!r}.") from None
+    return resolve_fraction(parsed, "--validation-fraction")
+
+
+def _validation_split(dataset, fraction: float):
+    """The input's own val split (used as the held-back set), or None."""
+    if fraction == 0 or "val" not in dataset.splits:
+        return None
+    return dataset.get_split("val")
+
+
+def _gate_sampler(gan, fraction: float, seed: int, **params):
+    from ..over_sampling import GANOverSampler
+
+    # The CLI decides itself what a failed gate means (augment refuses to write, train warns).
+    return GANOverSampler(generator=gan, random_state=seed, validation_fraction=fraction,
+                          on_low_quality="ignore", **params)
+
+
+def _report_quality(directory: Path, sampler, val, class_names) -> dict[str, Any] | None:
+    """Print the gate's summary, write quality.json; return the verdict for config.json."""
+    report = sampler.quality_
+    if report is None:
+        click.echo("Quality gate: off (--validation-fraction 0, or no class has 3 images to hold one back).")
+        return None
+    held_from = "the val split of DATA" if val is not None else "held-back training images"
+    click.echo("\n".join(report.summary_lines(class_names)))
+    write_json(directory / "quality.json", {
+        **report.to_dict(), "class_names": list(class_names), "held_back_from": held_from,
+        "n_fit": len(sampler.fit_idx_), "n_held": report.metrics["n_held"],
+    })
+    return {"passed": report.passed, "reasons": list(report.reasons), "caption": report.caption(),
+            "held_back_from": held_from}
 
 
 def _write_model(directory: Path, gan, class_names) -> None:
@@ -224,56 +177,68 @@ def _resolve_counts(labels, ratio, balance, n_per_class) -> dict[int, int]:
     return resolve_counts(labels, ratio=ratio, balance=balance, n_per_class=n_per_class)
 
 
-def _oversample(gan, train, counts: dict[int, int], opts: dict[str, Any], ckpt: Path):
-    """Fit ``gan`` through :class:`GANOverSampler` and draw ``counts``.
+def _oversample(gan, train, val, counts: dict[int, int], opts: dict[str, Any], ckpt: Path, fraction: float):
+    """Fit ``gan`` through :class:`GANOverSampler` (hold-back and gate included) and draw ``counts``.
 
-    Returns ``(fitted generator, synthetic images, synthetic labels)``: exactly the rows
-    ``GANOverSampler(generator=gan, random_state=seed).fit_resample`` appends.
+    Returns ``(sampler, synthetic images, synthetic labels)``: exactly the rows
+    ``GANOverSampler(generator=gan, random_state=seed, validation_fraction=fraction).fit_resample``
+    appends (with ``validation_data`` = the val split when DATA has one).
     """
-    from sklearn.base import clone
-
-    from ..over_sampling import GANOverSampler
-
     real = np.bincount(train.labels, minlength=train.n_classes)
     targets = {c: int(real[c]) + n for c, n in counts.items()}  # imbalanced-learn's dict: target counts
-    sampler = GANOverSampler(generator=gan, sampling_strategy=targets, random_state=opts["seed"])
+    select = None if opts["select"] == "none" else opts["select"]
+    sampler = _gate_sampler(gan, fraction, opts["seed"], sampling_strategy=targets, select=select,
+                            pool_factor=opts["pool_factor"])
+    validation = (val.images, val.labels) if val is not None else None
 
     def fit():
-        X_res, y_res = sampler.fit_resample(train.images, train.labels, resume=opts["resume"])
+        X_res, y_res = sampler.fit_resample(train.images, train.labels, validation_data=validation,
+                                            resume=opts["resume"])
         if sampler.generator_ is None:  # nothing to add (--balance on balanced data): still train
-            sampler.generator_ = clone(gan)
-            sampler.generator_.fit(train.images, train.labels, resume=opts["resume"])
+            sampler.fit_generator(train.images, train.labels, validation_data=validation, resume=opts["resume"])
         return X_res[len(train):], y_res[len(train):]
 
     syn_images, syn_labels = _fit_with_checkpoints(fit, lambda: sampler.generator_, train.class_names, ckpt)
-    return sampler.generator_, syn_images, syn_labels
+    return sampler, syn_images, syn_labels
 
 
 # ----------------------------------------------------------------------- commands
-@_gan_command()
-def train(data: str, out: Path, overwrite: bool, **opts: Any) -> None:
+@gan_command(quality_options)
+def train(data: str, out: Path, overwrite: bool, validation_fraction: str, **opts: Any) -> None:
     """Train a conditional GAN on DATA and save it in OUT.
 
     DATA is an .npz file, a folder with one sub-folder per class, a CSV manifest
     (path,label) or a built-in name such as builtin:digits. With MedMNIST-style splits
-    only the train split is used. OUT receives model/, history.csv, samples.png and
-    config.json.
+    only the train split is used for training (its val split, when present, to check
+    the samples). Part of each class is held back from the GAN to check its samples
+    (--validation-fraction); the verdict is printed and a failed check is a warning.
+    OUT receives model/, history.csv, samples.png (with the verdict under the grid),
+    quality.json and config.json.
     """
+    fraction = _validation_fraction(validation_fraction)
     check_output_dir(out, overwrite)  # fail before the (possibly long) load
-    _check_gan_options(opts)
+    check_gan_options(opts)
     dataset, train_set, _ = load_data(data, opts["image_size"], opts["skip_bad_images"], opts["allow_outside_root"])
+    val = _validation_split(dataset, fraction)
     ckpt = _checkpoint_dir(out)
     with staged_output(out, overwrite) as tmp:
-        _prepare_checkpoint(data, opts, ckpt)
-        gan = _build_gan(opts, ckpt)
-        _fit_with_checkpoints(lambda: gan.fit(train_set.images, train_set.labels, resume=opts["resume"]),
-                              lambda: gan, train_set.class_names, ckpt)
+        _prepare_checkpoint(data, {**opts, "validation_fraction": fraction}, ckpt)
+        sampler = _gate_sampler(build_gan(opts, ckpt), fraction, opts["seed"])
+        validation = (val.images, val.labels) if val is not None else None
+        _fit_with_checkpoints(lambda: sampler.fit_generator(train_set.images, train_set.labels,
+                                                            validation_data=validation, resume=opts["resume"]),
+                              lambda: sampler.generator_, train_set.class_names, ckpt)
+        gan = sampler.generator_
+        verdict = _report_quality(tmp, sampler, val, train_set.class_names)
         preview = np.repeat(np.arange(len(gan.classes_)), 10)
         _write_model(tmp, gan, train_set.class_names)
         _write_samples_png(tmp, gan.sample(gan.classes_[preview], random_state=opts["seed"]),
-                           preview, len(gan.classes_))
-        write_run_record(tmp, {"data": data, **opts, "class_names": list(train_set.class_names)}, "train")
+                           preview, len(gan.classes_), verdict and verdict["caption"])
+        write_run_record(tmp, {"data": data, **opts, "validation_fraction": fraction, "quality": verdict,
+                               "class_names": list(train_set.class_names)}, "train")
     shutil.rmtree(ckpt, ignore_errors=True)
+    if verdict is not None and not verdict["passed"]:
+        click.echo(f"Warning: {_gate_failure(sampler)} The model is saved anyway.", err=True)
     click.echo(
         f"Trained {opts['model']} ({opts['strategy']}) on {len(train_set)} images in "
         f"{gan.train_seconds_:.1f} s ({gan.images_per_second_:.0f} images/s).\n"
@@ -314,59 +279,94 @@ def generate(model_dir: Path, out: Path, n_per_class: int, seed: int, device: st
     click.echo(f"Generated {len(labels)} images ({n_per_class} per class) into {out}.")
 
 
-@_gan_command(count_options)
-def augment(data: str, out: Path, overwrite: bool, ratio, balance, n_per_class, **opts: Any) -> None:
+def _gate_failure(sampler) -> str:
+    from ..over_sampling.gan_sampler import low_quality_message
+
+    return low_quality_message(sampler.quality_)
+
+
+@gan_command(count_options, quality_options, select_options)
+def augment(data: str, out: Path, overwrite: bool, ratio, balance, n_per_class, validation_fraction: str,
+            accept_low_quality: bool, **opts: Any) -> None:
     """Train a conditional GAN on DATA and write a mixed real + synthetic dataset to OUT.
 
     OUT receives augmented.npz (images, labels, class_names, is_synthetic; the input's
     val/test splits are copied unchanged as val_*/test_*), synthetic/<class>/*.png with
-    synthetic/manifest.csv, samples.png, history.csv, model/ and config.json. The
-    synthetic rows are those that GANOverSampler.fit_resample appends with the same
-    generator options and random_state set to --seed: class by class, in class order.
+    synthetic/manifest.csv, samples.png (with the quality verdict under the grid),
+    quality.json, history.csv, model/ and config.json. The synthetic rows are those that
+    GANOverSampler.fit_resample appends with the same generator options, random_state
+    set to --seed and validation_fraction set to --validation-fraction: class by class,
+    in class order. Part of each class (or DATA's val split) is held back from the GAN to
+    check its samples; when they fail, nothing is added to your data (augmented.npz and
+    synthetic/ are not written, the exit status is 1) unless --accept-low-quality.
     """
-    from ..data import ImageDataset, write_npz
-
+    fraction = _validation_fraction(validation_fraction)
     positive("--ratio", ratio)
     positive("--n-per-class", n_per_class)
     check_output_dir(out, overwrite)  # fail before the (possibly long) load
-    _check_gan_options(opts)
+    check_gan_options(opts)
     _resolve_counts(np.array([0, 1]), ratio, balance, n_per_class)  # option conflicts, before loading
     dataset, train_set, skipped = load_data(
         data, opts["image_size"], opts["skip_bad_images"], opts["allow_outside_root"]
     )
     counts = _resolve_counts(train_set.labels, ratio, balance, n_per_class)
+    val = _validation_split(dataset, fraction)
     ckpt = _checkpoint_dir(out)
     with staged_output(out, overwrite) as tmp:
-        _prepare_checkpoint(data, opts, ckpt)
-        gan, syn_images, syn_labels = _oversample(_build_gan(opts, ckpt), train_set, counts, opts, ckpt)
-        mixed = train_set.with_synthetic(syn_images, syn_labels)
-        extra = {}
-        for split in ("val", "test"):
-            if split in dataset.splits:
-                part = dataset.get_split(split)
-                extra[f"{split}_images"] = part.images_uint8()
-                extra[f"{split}_labels"] = part.labels
-        write_npz(mixed, tmp / "augmented.npz", extra=extra)
-        synthetic = ImageDataset(syn_images, syn_labels, train_set.class_names,
-                                 is_synthetic=np.ones(len(syn_labels), bool), name="synthetic")
-        _write_synthetic(tmp, synthetic)
-        _write_samples_png(tmp, syn_images, syn_labels, train_set.n_classes)
+        _prepare_checkpoint(data, {**opts, "validation_fraction": fraction}, ckpt)
+        sampler, syn_images, syn_labels = _oversample(build_gan(opts, ckpt), train_set, val, counts, opts,
+                                                      ckpt, fraction)
+        gan = sampler.generator_
+        verdict = _report_quality(tmp, sampler, val, train_set.class_names)
+        refused = verdict is not None and not verdict["passed"] and not accept_low_quality
+        record = {"data": data, "ratio": ratio, "balance": balance, "n_per_class": n_per_class,
+                  "synthetic_per_class": {train_set.class_names[k]: v for k, v in counts.items()},
+                  "skipped_files": skipped, **opts, "validation_fraction": fraction,
+                  "accept_low_quality": accept_low_quality, "quality": verdict,
+                  "dataset_written": not refused, "class_names": list(train_set.class_names)}
+        _write_samples_png(tmp, syn_images, syn_labels, train_set.n_classes, verdict and verdict["caption"])
         _write_model(tmp, gan, train_set.class_names)
-        write_run_record(
-            tmp,
-            {"data": data, "ratio": ratio, "balance": balance, "n_per_class": n_per_class,
-             "synthetic_per_class": {train_set.class_names[k]: v for k, v in counts.items()},
-             "skipped_files": skipped, **opts, "class_names": list(train_set.class_names)},
-            "augment",
-        )
+        write_run_record(tmp, record, "augment")
+        if refused:
+            mixed = None  # the gate failed: model, samples and the report only
+        else:
+            mixed = _write_mixed(tmp, dataset, train_set, syn_images, syn_labels)
     shutil.rmtree(ckpt, ignore_errors=True)
+    if refused:
+        steps = "--steps" if "steps" in opts else "--epochs"
+        raise LowQualityError(
+            f"{_gate_failure(sampler)} Nothing was added to your data. Train longer ({steps}), or "
+            f"pass --accept-low-quality to write them anyway. The model, samples.png and quality.json "
+            f"are in {out}."
+        )
+    if verdict is not None and not verdict["passed"]:
+        click.echo("Warning: the samples failed the quality gate; written anyway (--accept-low-quality).",
+                   err=True)
     click.echo(_counts_table(train_set.class_counts(), mixed.class_counts()))
     click.echo(
         f"\nTrained in {gan.train_seconds_:.1f} s ({gan.images_per_second_:.0f} images/s). "
         f"Wrote {len(syn_labels)} synthetic images.\n"
         f"Results in {out}: augmented.npz, synthetic/ (PNG + manifest.csv), samples.png, "
-        "history.csv, model/, config.json"
+        f"history.csv, model/, {'quality.json, ' if verdict is not None else ''}config.json"
     )
+
+
+def _write_mixed(tmp: Path, dataset, train_set, syn_images, syn_labels):
+    """augmented.npz (with the input's val/test splits copied) and synthetic/; returns the mixed set."""
+    from ..data import ImageDataset, write_npz
+
+    mixed = train_set.with_synthetic(syn_images, syn_labels)
+    extra = {}
+    for split in ("val", "test"):
+        if split in dataset.splits:
+            part = dataset.get_split(split)
+            extra[f"{split}_images"] = part.images_uint8()
+            extra[f"{split}_labels"] = part.labels
+    write_npz(mixed, tmp / "augmented.npz", extra=extra)
+    synthetic = ImageDataset(syn_images, syn_labels, train_set.class_names,
+                             is_synthetic=np.ones(len(syn_labels), bool), name="synthetic")
+    _write_synthetic(tmp, synthetic)
+    return mixed
 
 
 @click.command()

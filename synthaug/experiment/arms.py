@@ -15,7 +15,9 @@ and the report read everything they need to know about an arm from its entry:
 - ``default``: whether it runs when a recipe does not list its arms;
 - ``requires``: an optional package it cannot run without.
 
-Adding an arm is adding one entry to :data:`ARMS`.
+Adding an arm is adding one entry to :data:`ARMS`. A generator arm's ``build`` puts the
+drawn rows (:meth:`ArmInputs.drawn`) last: :func:`sample_weights` gives those last rows
+``config.synthetic_weight``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ if TYPE_CHECKING:  # the config imports this table to validate arm names
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ARMS", "Arm", "ArmInputs", "Extra", "draw_name", "synthetic_counts", "training_set"]
+__all__ = ["ARMS", "Arm", "ArmInputs", "Extra", "draw_name", "sample_weights", "synthetic_counts",
+           "training_set"]
 
 #: A training set: images ``(N, C, H, W)``, labels ``(N,)`` and how many rows are not real.
 TrainingSet = tuple[np.ndarray, np.ndarray, int]
@@ -180,7 +183,7 @@ def _adversarial_default(cfg: ExperimentConfig) -> bool:
 
 #: Every arm the runner knows, in report order.
 ARMS: dict[str, Arm] = {arm.name: arm for arm in (
-    Arm("real", build=lambda inp: (inp.X, inp.y, 0), reported=lambda cfg, ratio: 0.0),
+    Arm("real", build=lambda inp: (inp.X, inp.y, 0), reported=lambda cfg, ratio: float("nan")),
     Arm("classic", build=lambda inp: with_added(inp, inp.classic()),
         reported=lambda cfg, ratio: float(cfg.classic_copies)),
     Arm("smote", build=_smote_set, grid=_mix,
@@ -193,7 +196,7 @@ ARMS: dict[str, Arm] = {arm.name: arm for arm in (
     Arm("gan_classic", build=lambda inp: with_added(inp, inp.classic(), inp.drawn()), grid=_mix,
         needs_generator=True),
     Arm("tstr", build=_tstr_set, grid=_mix, needs_generator=True),
-    Arm("adv_real", build=lambda inp: (inp.X, inp.y, 0), reported=lambda cfg, ratio: 0.0,
+    Arm("adv_real", build=lambda inp: (inp.X, inp.y, 0), reported=lambda cfg, ratio: float("nan"),
         adversarial=True, default=_adversarial_default),
     Arm("adv_gan", build=lambda inp: with_added(inp, inp.drawn()), grid=_mix, needs_generator=True,
         adversarial=True, default=_adversarial_default),
@@ -210,3 +213,28 @@ def training_set(arm: str, inputs: ArmInputs) -> TrainingSet | None:
     if entry.needs_generator and draw_name(inputs.ratio) not in inputs.synthetic:
         return None
     return entry.build(inputs)
+
+
+def sample_weights(arm: str, inputs: ArmInputs, n_rows: int) -> np.ndarray | None:
+    """Per-row loss weights of the arm's training set, or None when every row weighs the same.
+
+    The rows drawn from the generator (the last ``len(inputs.drawn())`` rows of a
+    generator arm's set) weigh ``config.synthetic_weight``, every other row 1; the
+    weights are scaled to mean 1 so the total weight, and with it the balance against a
+    scikit-learn model's regularisation, stays that of the unweighted set. ``None`` (the
+    classifier is fitted without weights) for arms without generator rows, for
+    ``synthetic_weight = 1`` and where every row is drawn (``tstr``).
+
+    Shape
+    -----
+    returns : ``(n_rows,)`` float64, or None.
+    """
+    weight = inputs.config.synthetic_weight
+    if not ARMS[arm].needs_generator or weight == 1.0:
+        return None
+    n_drawn = len(inputs.drawn()[0])
+    if n_drawn in (0, n_rows):
+        return None
+    w = np.ones(n_rows)
+    w[n_rows - n_drawn:] = weight
+    return w / w.mean()

@@ -50,6 +50,7 @@ FAST_DEFAULTS: dict[str, Any] = {
     "ratios": (0.5, 1.0, 2.0),
     "classifiers": ("logreg", "cnn"),
     "gan_epochs": 30,
+    "gan_batch_size": 64,
     "cnn_epochs": 10,
     "robustness": False,
 }
@@ -103,6 +104,9 @@ class ExperimentConfig:
         Synthetic images per real image, per class, for the ``gan`` arm.
     mix_ratio : float
         The single ratio used by ``smote``, ``gan_classic``, ``tstr`` and ``adv_gan``.
+    synthetic_weight : float
+        Weight (``> 0``) of each generator-drawn row in the downstream classifiers' loss,
+        relative to a real, classic or SMOTE row; ``1.0`` trains without weights.
     balance : bool
         Add the ``gan_balance`` arm (synthetic images top every class up to the largest).
     classifiers : tuple of str
@@ -114,10 +118,12 @@ class ExperimentConfig:
         (``{"random_forest": {"n_estimators": 200}}``).
     gan_model, gan_strategy, gan_loss : str
         Generator architecture, conditioning strategy and loss.
-    gan_epochs, gan_batch_size : int
-        Generator training length and batch size.
+    gan_epochs, gan_batch_size : int or None
+        Generator training length and batch size; None (the default) lets the
+        generator's budget rule choose them from the data, as ``synthaug augment`` does.
     gan_params : dict
-        Extra keyword arguments for :class:`~synthaug.generators.ConditionalGAN`.
+        Extra keyword arguments for :class:`~synthaug.generators.ConditionalGAN`
+        (``steps``, ``max_minutes``, ``mode_seeking``, ``lecam``, ``ada_target``, ...).
     flips : bool
         Allow horizontal flips in classic augmentation (wrong for digits, fine for
         many medical images).
@@ -178,6 +184,7 @@ class ExperimentConfig:
     arms: tuple[str, ...] | None = None
     ratios: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
     mix_ratio: float = 1.0
+    synthetic_weight: float = 1.0
     balance: bool = True
     classifiers: tuple[str, ...] = ("cnn", "logreg")
     cnn_epochs: int = 20
@@ -187,8 +194,8 @@ class ExperimentConfig:
     gan_model: str = "dcgan"
     gan_strategy: str = "conditional"
     gan_loss: str = "hinge"
-    gan_epochs: int = 100
-    gan_batch_size: int = 64
+    gan_epochs: int | None = None
+    gan_batch_size: int | None = None
     gan_params: dict = field(default_factory=dict)
     flips: bool = False
     classic_copies: int = 1
@@ -300,6 +307,10 @@ class ExperimentConfig:
         if mix <= 0:
             raise err("mix_ratio", f"must be > 0, got {mix}.")
         set_("mix_ratio", mix)
+        weight = _parse_number("synthetic_weight", self.synthetic_weight, where)
+        if not 0 < weight < float("inf"):
+            raise err("synthetic_weight", f"must be a finite number > 0, got {weight}.")
+        set_("synthetic_weight", weight)
         set_("balance", as_bool("balance", self.balance))
         clfs = tuple(as_str("classifiers", c, CLASSIFIER_NAMES) for c in as_list("classifiers", self.classifiers))
         if len(set(clfs)) != len(clfs):
@@ -317,8 +328,10 @@ class ExperimentConfig:
         set_("gan_model", as_str("gan_model", self.gan_model, MODELS))
         set_("gan_strategy", as_str("gan_strategy", self.gan_strategy, STRATEGIES))
         set_("gan_loss", as_str("gan_loss", self.gan_loss, LOSSES))
-        set_("gan_epochs", as_int("gan_epochs", self.gan_epochs, minimum=1))
-        set_("gan_batch_size", as_int("gan_batch_size", self.gan_batch_size, minimum=1))
+        # None: the generator's own budget rule (synthaug.generators.budget), as in the CLI.
+        for key in ("gan_epochs", "gan_batch_size"):
+            value = getattr(self, key)
+            set_(key, None if value is None else as_int(key, value, minimum=1))
         set_("gan_params", as_dict("gan_params", self.gan_params))
         set_("flips", as_bool("flips", self.flips))
         set_("classic_copies", as_int("classic_copies", self.classic_copies, minimum=1))

@@ -2,7 +2,7 @@
 
 - :func:`prepare`, one per (seed, training size): the low-data subsample, the
   generator fitted on it, every synthetic set its arms need, and the quality and
-  memorisation checks.
+  memorisation checks with the quality gate's verdict (:func:`gate_verdict`).
 - :func:`classify`, one per (seed, training size, arm, ratio): the arm's training set,
   every requested classifier trained on it and scored on the real test split, and
   robust accuracy when enabled.
@@ -30,17 +30,30 @@ from ..classifiers import make_classifier as make_named_classifier
 from ..data.grid import make_grid
 from ..exceptions import TrainingDivergedError
 from ..generators import ConditionalGAN
-from ..metrics import classification_metrics, fidelity_report, memorisation_report, per_class_accuracy
+from ..metrics import (
+    classification_metrics,
+    fidelity_report,
+    memorisation_report,
+    per_class_accuracy,
+)
 from ..over_sampling.draw import draw_synthetic
+from ..quality.gate import judge
 from ..seeding import derive_seed
-from .arms import ARMS, ArmInputs, draw_name, synthetic_counts, training_set
+from .arms import (
+    ARMS,
+    ArmInputs,
+    draw_name,
+    sample_weights,
+    synthetic_counts,
+    training_set,
+)
 from .config import ExperimentConfig
 from .report import METRICS
 from .splits import subsample
 
 log = logging.getLogger(__name__)
 
-__all__ = ["classify", "make_classifier", "make_generator", "prepare"]
+__all__ = ["classify", "gate_verdict", "make_classifier", "make_generator", "prepare"]
 
 # How many nearest synthetic/training pairs the memorisation grid shows.
 _N_NEIGHBOUR_PAIRS = 8
@@ -105,14 +118,15 @@ def prepare(seed: int, size: int | str, X_train: np.ndarray, y_train: np.ndarray
     dict
         ``seed``, ``train_size`` (str), ``subsample`` (positions into ``y_train``),
         ``synthetic`` (:func:`~synthaug.experiment.arms.draw_name` to ``(images,
-        labels)``), ``history``, ``quality``, ``memorisation``, ``sample_grid``,
+        labels)``), ``history``, ``quality``, ``memorisation``, ``gate`` (``{"passed":
+        bool, "reasons": [str, ...]}`` from :func:`gate_verdict`), ``sample_grid``,
         ``neighbour_grid`` (None when not computed), ``seconds`` and ``notes``.
     """
     key = str(size)
     sub = subsample(y_train, size, np.random.default_rng(_seed(seed, "subsample", key)), n_classes)
     X_sub, y_sub = X_train[sub], y_train[sub]
     out: dict[str, Any] = {"seed": seed, "train_size": key, "subsample": sub, "synthetic": {},
-                           "history": None, "quality": None, "memorisation": None,
+                           "history": None, "quality": None, "memorisation": None, "gate": None,
                            "sample_grid": None, "neighbour_grid": None, "seconds": {}, "notes": []}
     if not config.needs_generator():
         return out
@@ -154,26 +168,63 @@ def prepare(seed: int, size: int | str, X_train: np.ndarray, y_train: np.ndarray
     return out
 
 
+def _accuracies(cnn, X: np.ndarray, y: np.ndarray, n_classes: int) -> dict:
+    """``cnn``'s accuracy on ``(X, y)``: ``"all"`` and per class index."""
+    pred = np.asarray(cnn.predict(X)).astype(np.int64)
+    per_cls = per_class_accuracy(y, pred, n_classes)
+    return {"all": float(np.mean(pred == y)), **{k: float(per_cls[k]) for k in range(n_classes)}}
+
+
+def gate_verdict(quality: pd.DataFrame, n_classes: int) -> dict[str, Any]:
+    """The quality gate's verdict on one generator, from the ``class == "all"`` row of its table.
+
+    :func:`~synthaug.quality.gate.judge` gets the samples' numbers (``trts_accuracy``,
+    ``precision``, ``recall``, ``density``, ``coverage``, ``frechet_distance``, and
+    ``n_real``, the test rows compared with) and the same numbers with the real training
+    rows in place of the samples (the ``reference_*`` columns; ``accuracy`` is the CNN's
+    accuracy on the real test rows). ``reasons``: one line per failed check, then notes.
+    """
+    row = quality[quality["class"] == "all"].iloc[0]
+    names = ("trts_accuracy", "precision", "recall", "density", "coverage", "frechet_distance")
+    metrics = {**{n: float(row[n]) for n in names}, "n_real": int(row["n_real"])}
+    reference = {n: float(row[f"reference_{n}"]) for n in names}
+    reference["accuracy"] = reference["trts_accuracy"]
+    passed, reasons = judge(metrics, reference, n_classes)
+    return {"passed": bool(passed), "reasons": [str(r) for r in reasons]}
+
+
 def _quality(seed, key, X_sub, y_sub, X_test, y_test, q_images, q_labels, n_classes, config,
              want_grids) -> dict:
-    """Fidelity, TRTS and memorisation of one generator's samples."""
+    """Fidelity, TRTS, memorisation and the gate's verdict on one generator's samples.
+
+    The ``reference_*`` columns measure the real training subsample the same way (its
+    fidelity to the test rows; ``reference_trts_accuracy`` is the CNN's accuracy on the
+    real test rows): what a generator that reproduced its training images would score,
+    the yardstick of the gate. These numbers use the held-out test rows, as every
+    quality number does, and are only reported: nothing here feeds back into training.
+    """
     cnn = make_classifier("cnn", config, _seed(seed, "quality_cnn", key))
     cnn.fit(X_sub, y_sub)  # feature extractor: real training rows only
     real_feats = np.asarray(cnn.transform(X_test))
     fake_feats = np.asarray(cnn.transform(q_images))
     fid = fidelity_report(real_feats, y_test, fake_feats, q_labels, k=5)
     # TRTS: a classifier trained on real data, tested on synthetic (per class).
-    pred = np.asarray(cnn.predict(q_images)).astype(np.int64)
-    per_cls = per_class_accuracy(q_labels, pred, n_classes)
-    trts = {"all": float(np.mean(pred == q_labels))}
-    trts.update({k: float(per_cls[k]) for k in range(n_classes)})
+    trts = _accuracies(cnn, q_images, q_labels, n_classes)
     fid["trts_accuracy"] = [trts.get(c, np.nan) for c in fid["class"]]
+    ref = fidelity_report(real_feats, y_test, np.asarray(cnn.transform(X_sub)), y_sub, k=5)
+    ref["trts_accuracy"] = ref["class"].map(_accuracies(cnn, X_test, y_test, n_classes))
+    ref = ref.set_index("class")
+    for name in ("frechet_distance", "precision", "recall", "density", "coverage", "trts_accuracy"):
+        fid[f"reference_{name}"] = fid["class"].map(ref[name]).astype(float)
     fid.insert(0, "train_size", key)
     fid.insert(0, "seed", seed)
     fid["class"] = fid["class"].astype(str)
+    gate = gate_verdict(fid, n_classes)
+    fid["gate_passed"] = gate["passed"]
+    fid["gate_reasons"] = "; ".join(gate["reasons"])
     summary, table = memorisation_report(q_images, X_sub, X_test)
     mem = {"seed": seed, "train_size": key, **summary}
-    out = {"quality": fid, "memorisation": mem}
+    out = {"quality": fid, "memorisation": mem, "gate": gate}
     if want_grids:
         syn = table[table["set"] == "synthetic"].sort_values("nn_distance").head(_N_NEIGHBOUR_PAIRS)
         pairs = np.stack([np.stack([q_images[i], X_sub[j]])
@@ -197,10 +248,12 @@ def classify(seed: int, key: str, arm: str, ratio: float | None, X_sub, y_sub, s
     robust : list of DataFrame
         Robust scores per classifier (without the clean rows), when robustness is on.
     """
-    built = training_set(arm, ArmInputs(seed, key, ratio, X_sub, y_sub, synthetic, config))
+    inputs = ArmInputs(seed, key, ratio, X_sub, y_sub, synthetic, config)
+    built = training_set(arm, inputs)
     if built is None:
         return [], []
     X, y, n_syn = built
+    weights = sample_weights(arm, inputs, len(X))  # None unless synthetic_weight != 1
     entry = ARMS[arm]
     names = ["cnn"] if entry.adversarial else list(config.classifiers)
     if "cnn" in names:  # the CNN first: sklearn models borrow it as the transfer-attack surrogate
@@ -213,11 +266,15 @@ def classify(seed: int, key: str, arm: str, ratio: float | None, X_sub, y_sub, s
     for name in names:
         clf = make_classifier(name, config, _seed(seed, "classifier", key, name),
                               adversarial=entry.adversarial)
-        clf.fit(X, y)
+        if weights is None:
+            clf.fit(X, y)  # unweighted: exactly as before synthetic_weight existed
+        else:
+            clf.fit(X, y, sample_weight=weights)
         pred, proba = _scores(clf, X_test, n_classes)
         m = classification_metrics(y_test, pred, proba, n_classes=n_classes)
         rows.append({**condition, "classifier": name, "n_train_real": len(X) - n_syn,
-                     "n_train_synthetic": n_syn, **{k: m[k] for k in METRICS}})
+                     "n_train_synthetic": n_syn, **{k: m[k] for k in METRICS},
+                     "synthetic_weight": config.synthetic_weight if entry.needs_generator else np.nan})
         if not config.robustness:
             continue
         if name == "cnn" and not np.array_equal(clf.classes_, np.arange(n_classes)):

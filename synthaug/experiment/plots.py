@@ -57,6 +57,12 @@ def image_to_png(grid: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def _unit_ylim(ax) -> None:
+    """Keep a bounded score's axis inside [0, 1] (autoscale margins would leave it)."""
+    low, high = ax.get_ylim()
+    ax.set_ylim(max(low, 0.0), min(high, 1.0))
+
+
 def _grid_axes(n: int, *, width: float = 4.2, height: float = 3.2, ncols: int | None = None):
     ncols = ncols or min(n, 3)
     nrows = math.ceil(n / ncols)
@@ -69,8 +75,10 @@ def plot_metric_vs_ratio(summary: pd.DataFrame, metric: str, train_size: str) ->
     """One panel per classifier: the ``gan`` arm's metric against the synthetic ratio.
 
     The mean over seeds is a line with its 95% interval as a band; the ``real`` arm is
-    a horizontal reference line with its band; single-ratio arms (``classic``,
-    ``smote``, ``gan_classic``, ...) are points with error bars at their ratio.
+    a horizontal reference line with its band, and so are other arms without a ratio
+    (``adv_real``, ``gan_balance``: dashed); single-ratio arms (``classic``, ``smote``,
+    ``gan_classic``, ...) are points with error bars at their ratio. The y-axis stays
+    within ``[0, 1]``: every metric plotted is bounded.
 
     Parameters
     ----------
@@ -104,10 +112,11 @@ def plot_metric_vs_ratio(summary: pd.DataFrame, metric: str, train_size: str) ->
         if not gan.empty:
             ax.plot(gan["ratio"], gan["mean"], "o-", color=_ARM_COLOURS["gan"], label="gan")
             ax.fill_between(gan["ratio"], gan["ci_low"], gan["ci_high"], color=_ARM_COLOURS["gan"], alpha=0.2)
-        # Arms without synthetic images (adv_real) are reference lines, like real.
-        for arm, part in c[(c["ratio"] == 0) & (c["arm"] != "real")].groupby("arm", sort=False):
+        # Arms without a ratio (adv_real, gan_balance; 0 in older tables) are reference lines.
+        no_ratio = c["ratio"].isna() | (c["ratio"] == 0)
+        for arm, part in c[no_ratio & (c["arm"] != "real")].groupby("arm", sort=False):
             ax.axhline(part["mean"].iloc[0], color=_ARM_COLOURS.get(arm), lw=1.2, ls="--", label=arm)
-        others = [a for a in dict.fromkeys(c.loc[c["ratio"] != 0, "arm"]) if a not in ("real", "gan")]
+        others = [a for a in dict.fromkeys(c.loc[~no_ratio, "arm"]) if a not in ("real", "gan")]
         for i, arm in enumerate(others):
             part = c[c["arm"] == arm].dropna(subset=["ratio"])
             if part.empty:
@@ -121,6 +130,7 @@ def plot_metric_vs_ratio(summary: pd.DataFrame, metric: str, train_size: str) ->
         ax.set_xscale("log", base=2)
         ax.set_xlabel("synthetic images per real image")
         ax.set_ylabel(metric)
+        _unit_ylim(ax)
         ax.set_title(f"{clf} (train size {train_size})")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
@@ -131,14 +141,15 @@ def plot_learning_curves(results: pd.DataFrame, metric: str, *, ratio: float = 1
     """One panel per classifier: the metric against the real training-set size, per arm.
 
     The x position of a train size is the mean number of real training images; the
-    ``gan`` arm is shown at ``ratio``. Bands are the 95% interval over seeds.
+    ``gan`` arm is shown at ``ratio``. Bands are the 95% interval over seeds (within
+    ``[0, 1]``, as is the y-axis).
 
     Returns
     -------
     Figure or None
         ``None`` with fewer than two training sizes.
     """
-    from ..metrics import summarize
+    from ..metrics.stats import UNIT_BOUNDS, summarize
 
     if results["train_size"].nunique() < 2:
         return None
@@ -151,7 +162,7 @@ def plot_learning_curves(results: pd.DataFrame, metric: str, *, ratio: float = 1
         for arm, part in c.groupby("arm", sort=False):
             rows = []
             for size, g in part.groupby("train_size", sort=False):
-                st = summarize(g[metric].to_numpy(float), nan_policy="omit")
+                st = summarize(g[metric].to_numpy(float), nan_policy="omit", bounds=UNIT_BOUNDS)
                 x = g["n_train_real"].mean() if arm != "tstr" else g["n_train_synthetic"].mean()
                 rows.append((x, st["mean"], st["ci_low"], st["ci_high"]))
             rows.sort()
@@ -166,6 +177,7 @@ def plot_learning_curves(results: pd.DataFrame, metric: str, *, ratio: float = 1
         ax.minorticks_off()
         ax.set_xlabel("real training images")
         ax.set_ylabel(metric)
+        _unit_ylim(ax)
         ax.set_title(clf)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
@@ -222,11 +234,12 @@ def plot_robustness(robust_summary: pd.DataFrame, train_size: str,
                 clean = clean[clean["ratio"].isna()] if pd.isna(ratio) else clean[clean["ratio"] == ratio]
                 if not clean.empty:
                     x, y = [0.0] + x, [float(clean["mean"].iloc[0])] + y
-            label = arm if arm != "gan" else f"gan x{ratio:g}"
+            label = arm if arm != "gan" or pd.isna(ratio) else f"gan x{ratio:g}"
             colour = _ARM_COLOURS.get(arm)
             ax.plot(x, y, "o-", color=colour, label=label, alpha=1.0 if arm != "gan" else 0.5)
         ax.set_xlabel("eps (L2 norm)" if pert in L2_ATTACKS else "eps (grey levels out of 255)")
         ax.set_ylabel("robust accuracy")
+        _unit_ylim(ax)
         ax.set_title(f"{pert} on {clf} (train size {train_size})")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6)

@@ -19,9 +19,12 @@ import pandas as pd
 
 from ..data.io import atomic_write_bytes, atomic_write_text
 from ..exceptions import InvalidDataError
+from ..metrics.stats import MIN_SEEDS, UNIT_BOUNDS, interval_note
 from ..persistence import package_versions, to_jsonable, write_json, write_run_record
 from ..rendering import html_page, html_table, img_tag, md_table, png_bytes
+from .arms import ARMS
 from .config import ExperimentConfig
+from .verdict import gate_by_size, verdict_lines
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +39,46 @@ ROBUST_CONDITION = CONDITION + ("perturbation", "kind", "eps", "severity")
 # Compact tables, and figures side by side: a study has many of both.
 _HTML_CSS = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
              "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;"
-             "padding:2px 6px}img{max-width:100%}figure{display:inline-block;margin:0.5em}")
+             "padding:2px 6px}img{max-width:100%}figure{display:inline-block;margin:0.5em}"
+             ".verdict li{margin:0.3em 0;font-size:15px}")
 
 _SUMMARY_COLUMNS = [
     "arm", "ratio", "train_size", "classifier", "metric", "mean", "std", "ci_low", "ci_high", "n",
-    "diff_mean", "diff_ci_low", "diff_ci_high", "p_value", "significant",
+    "ci_note", "diff_mean", "diff_ci_low", "diff_ci_high", "p_value", "significant",
 ]
+#: A condition column the runner may add (the weight of synthetic rows in the loss).
+_OPTIONAL_CONDITION = ("synthetic_weight",)
+_GENERATOR_ARMS = frozenset(name for name, arm in ARMS.items() if arm.needs_generator)
+
+
+def _blank_ratio(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with ratio 0 (an arm that adds nothing: real, adv_real) shown as NaN, not 0.
+
+    Recipes refuse a ratio of 0, so a 0 only ever means "no ratio".
+    """
+    if df is None or "ratio" not in df or not (df["ratio"] == 0).any():
+        return df
+    df = df.copy()
+    df["ratio"] = df["ratio"].astype(float).mask(df["ratio"] == 0)
+    return df
+
+
+def _gate_cell(arm: str, g: dict | None) -> str:
+    """The summary table's mark: "FAILED k/n seeds" on a generator arm built on failed samples."""
+    if arm not in _GENERATOR_ARMS or not g:
+        return ""
+    return "passed" if g["passed"] == g["n"] else f"FAILED {g['n'] - g['passed']}/{g['n']} seeds"
+
+
+def _verdict_item(line: str) -> str:
+    """A verdict line as ``<li>``, its subject ("Train size 10, cnn (...)") in bold."""
+    head, sep, rest = line.partition("): ") if "): " in line else line.partition(": ")
+    head += ")" if sep.startswith(")") else ""
+    return f"<li><b>{html.escape(head)}</b>: {html.escape(rest)}</li>" if sep else f"<li>{html.escape(line)}</li>"
+
+
+def _condition(df: pd.DataFrame, base: Sequence[str]) -> tuple[str, ...]:
+    return tuple(base) + tuple(c for c in _OPTIONAL_CONDITION if c in df.columns)
 
 
 def _paired_summary(
@@ -66,7 +103,8 @@ def _paired_summary(
         for metric in metrics:
             row = dict(cond)
             row["metric"] = metric
-            row.update(summarize(part[metric].to_numpy(float), nan_policy="omit"))
+            row.update(summarize(part[metric].to_numpy(float), nan_policy="omit", bounds=UNIT_BOUNDS))
+            row["ci_note"] = interval_note(row["n"])
             if cond["arm"] == baseline or match.empty:
                 row.update(diff_mean=np.nan, diff_ci_low=np.nan, diff_ci_high=np.nan,
                            p_value=np.nan, significant=False)
@@ -74,8 +112,8 @@ def _paired_summary(
                 joined = part[["seed", metric]].merge(
                     match[["seed", metric]], on="seed", suffixes=("", "_base")
                 )
-                d = paired_difference(joined[metric].to_numpy(float),
-                                      joined[f"{metric}_base"].to_numpy(float), nan_policy="omit") \
+                d = paired_difference(joined[metric].to_numpy(float), joined[f"{metric}_base"].to_numpy(float),
+                                      nan_policy="omit", bounds=(-1.0, 1.0)) \
                     if len(joined) else {"mean_diff": np.nan, "ci_low": np.nan, "ci_high": np.nan,
                                          "p_value": np.nan, "significant": False}
                 row.update(diff_mean=d["mean_diff"], diff_ci_low=d["ci_low"],
@@ -108,18 +146,25 @@ def summarize_results(
     -------
     DataFrame
         Long format, one row per condition and metric: ``arm, ratio, train_size,
-        classifier, metric, mean, std, ci_low, ci_high, n`` and the paired comparison
-        ``diff_mean, diff_ci_low, diff_ci_high, p_value, significant`` (NaN/False for
-        the baseline itself). ``significant`` means the 95% interval of the per-seed
-        difference excludes zero.
+        classifier, metric, mean, std, ci_low, ci_high, n, ci_note`` and the paired
+        comparison ``diff_mean, diff_ci_low, diff_ci_high, p_value, significant``
+        (NaN/False for the baseline itself). ``synthetic_weight`` follows
+        ``classifier`` when the results have it. Intervals of the metrics (all in
+        ``[0, 1]``) are t-intervals intersected with ``[0, 1]``; those of differences are
+        clipped to ``[-1, 1]``. ``ci_note`` says when there are too few seeds for an
+        interval to inform (see :func:`synthaug.metrics.stats.interval_note`).
+        ``significant`` means the 95% interval of the per-seed difference excludes zero.
+        ``ratio`` is NaN for arms without one (``real``, ``adv_real``, ``gan_balance``).
     """
     missing = [c for c in (*CONDITION, "seed", *metrics) if c not in results.columns]
     if missing:
         raise InvalidDataError(f"results table lacks columns {missing}; got {list(results.columns)}.")
     if results.empty:
         return pd.DataFrame(columns=_SUMMARY_COLUMNS)
-    rows = _paired_summary(results, CONDITION, ("train_size", "classifier"), metrics, baseline)
-    return pd.DataFrame(rows, columns=_SUMMARY_COLUMNS)
+    results = _blank_ratio(results)
+    condition = _condition(results, CONDITION)
+    rows = _paired_summary(results, condition, ("train_size", "classifier"), metrics, baseline)
+    return pd.DataFrame(rows, columns=list(condition) + _SUMMARY_COLUMNS[len(CONDITION):])
 
 
 def summarize_robustness(robustness: pd.DataFrame, *, baseline: str = "real") -> pd.DataFrame:
@@ -127,11 +172,13 @@ def summarize_robustness(robustness: pd.DataFrame, *, baseline: str = "real") ->
 
     The baseline is matched on train size, classifier, perturbation, eps and severity.
     """
-    cols = list(ROBUST_CONDITION) + [c for c in _SUMMARY_COLUMNS if c not in CONDITION]
     if robustness is None or robustness.empty:
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=list(ROBUST_CONDITION) + _SUMMARY_COLUMNS[len(CONDITION):])
+    robustness = _blank_ratio(robustness)
+    condition = _condition(robustness, ROBUST_CONDITION)
+    cols = list(condition) + _SUMMARY_COLUMNS[len(CONDITION):]
     pair_on = ("train_size", "classifier", "perturbation", "kind", "eps", "severity")
-    rows = _paired_summary(robustness, ROBUST_CONDITION, pair_on, ("accuracy",), baseline)
+    rows = _paired_summary(robustness, condition, pair_on, ("accuracy",), baseline)
     return pd.DataFrame(rows, columns=cols).drop(columns=["metric"])
 
 
@@ -153,7 +200,8 @@ class Report:
         Tidy: one row per seed x arm x ratio x train_size x classifier with columns
         ``seed, arm, ratio, train_size, classifier, n_train_real, n_train_synthetic``
         and the metrics of :data:`METRICS` (on the real test split). ``ratio`` is 0 for
-        ``real`` and ``adv_real``, the synthetic-per-real ratio for the GAN and SMOTE
+        ``real`` and ``adv_real`` (written by the arms table; summaries and pages show
+        it blank, NaN, as these arms have no ratio), the synthetic-per-real ratio for the GAN and SMOTE
         arms, the number of augmented copies for ``classic``, and NaN for
         ``gan_balance`` (its ratio differs per class). ``train_size`` is a string
         (``"10"`` images per class, or ``"all"``).
@@ -198,23 +246,46 @@ class Report:
     info: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ views
+    def gate(self) -> dict[str, dict]:
+        """The quality gate's verdict per train size (:func:`~.verdict.gate_by_size`)."""
+        return gate_by_size(self.results, self.quality)
+
+    def verdict(self, metric: str = "accuracy") -> list[str]:
+        """The answer, one plain-text line per (train size, classifier) and gate (see
+        :func:`~.verdict.verdict_lines`), plus a line when the intervals are too few."""
+        lines = verdict_lines(self.summary, self.gate(), metric=metric)
+        n_min = int(self.summary["n"].min()) if not self.summary.empty else 0
+        if 0 < n_min < MIN_SEEDS:
+            lines.append(f"Note: {interval_note(n_min)}.")
+        return lines
+
     def summary_table(self, metric: str = "accuracy") -> pd.DataFrame:
-        """A compact view of one metric: mean [95% CI] and the paired gain over ``real``."""
+        """A compact view of one metric: mean [95% CI] and the paired gain over ``real``.
+
+        ``*`` marks a gain whose paired 95% interval excludes 0, only with at least
+        :data:`~synthaug.metrics.stats.MIN_SEEDS` seeds. A ``quality_gate`` column marks
+        generator arms whose samples failed the gate (when a gate was run).
+        """
         s = self.summary[self.summary["metric"] == metric].copy()
         if s.empty:
             return s
+        informative = s["n"] >= MIN_SEEDS
         out = pd.DataFrame({
             "train_size": s["train_size"],
             "classifier": s["classifier"],
             "arm": s["arm"],
             "ratio": s["ratio"],
+            **({"synthetic_weight": s["synthetic_weight"]} if "synthetic_weight" in s else {}),
             metric: s["mean"],
             "ci": [f"[{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else "" for lo, hi in zip(s["ci_low"], s["ci_high"])],
             "vs_real": [
-                "" if not np.isfinite(d) else f"{d:+.3f}{' *' if sig else ''}"
-                for d, sig in zip(s["diff_mean"], s["significant"])
+                "" if not np.isfinite(d) else f"{d:+.3f}{' *' if sig and ok else ''}"
+                for d, sig, ok in zip(s["diff_mean"], s["significant"], informative)
             ],
         })
+        gate = self.gate()
+        if gate:
+            out["quality_gate"] = [_gate_cell(a, gate.get(str(size))) for a, size in zip(s["arm"], s["train_size"])]
         return out.reset_index(drop=True)
 
     def figures(self) -> dict[str, bytes]:
@@ -266,6 +337,13 @@ class Report:
         lines = [
             f"# synthaug evaluation: {info.get('dataset', cfg.dataset or 'dataset')}",
             "",
+            ("## Verdict (accuracy on the real test split; paired 95% interval of the difference "
+             "with `real`)"),
+            "",
+            *[f"- {line}" for line in self.verdict()],
+            "",
+            "## Setup",
+            "",
             f"- classes: {', '.join(map(str, info.get('class_names', [])))}",
             f"- real splits used: {info.get('split_sizes', {})} ({info.get('split_origin', '')})",
             f"- seeds: {list(cfg.seeds)}; train sizes (images per class): {list(cfg.train_sizes)}; "
@@ -273,12 +351,14 @@ class Report:
             "- every metric is measured on the REAL test split; synthetic images never reach it.",
             f"- wall time: {info.get('seconds', float('nan')):.1f} s",
             "",
-            "## Accuracy (mean over seeds, 95% CI, paired difference with `real`; * = interval excludes 0)",
+            (f"## Accuracy (mean over seeds, 95% CI, paired difference with `real`; * = interval "
+             f"excludes 0, with {MIN_SEEDS}+ seeds)"),
             "",
             md_table(self.summary_table("accuracy")),
         ]
+        at = lines.index("## Setup") + 2
         for note in info.get("notes", []):
-            lines.insert(6, f"- note: {note}")
+            lines.insert(at, f"- note: {note}")
         if not self.robustness_summary.empty:
             rs = self.robustness_summary
             view = rs[["train_size", "classifier", "arm", "ratio", "perturbation", "eps", "severity", "mean",
@@ -320,6 +400,10 @@ class Report:
         title = f"synthaug evaluation: {info.get('dataset', '')}"
         parts = [
             f"<h1>{esc(title)}</h1>",
+            "<h2>Verdict</h2>",
+            "<p>Accuracy on the real test split; paired 95% interval of the difference with real.</p>",
+            '<ul class="verdict">', *[_verdict_item(line) for line in self.verdict()], "</ul>",
+            "<h2>Setup</h2>",
             "<ul>",
             f"<li>classes: {esc(', '.join(map(str, info.get('class_names', []))))}</li>",
             f"<li>real splits: {esc(str(info.get('split_sizes', {})))} ({esc(str(info.get('split_origin', '')))})</li>",
@@ -327,7 +411,7 @@ class Report:
             "<li>every metric is measured on the real test split; synthetic images never reach it</li>",
             *[f"<li>note: {esc(n)}</li>" for n in info.get("notes", [])],
             "</ul>",
-            "<h2>Accuracy (paired difference with real; * = 95% interval excludes 0)</h2>",
+            f"<h2>Accuracy (paired difference with real; * = 95% interval excludes 0, with {MIN_SEEDS}+ seeds)</h2>",
             table(self.summary_table("accuracy")),
         ]
         ratio_figs = [n for n in figures if n.startswith("ratio_") or n.startswith("learning_curve")]
@@ -357,7 +441,7 @@ class Report:
             parts.append("<h2>GAN training curves</h2>")
             parts.append(img("gan_history"))
         parts.append("<h2>All results (per seed)</h2>")
-        parts.append(table(self.results))
+        parts.append(table(_blank_ratio(self.results)))
         return html_page(title, "\n".join(parts), css=_HTML_CSS)
 
     # ------------------------------------------------------------------ files

@@ -13,7 +13,8 @@ The runner works in memory and writes no files (the CLI or a script calls
    training size). A :class:`~synthaug.generators.ConditionalGAN` is fitted on that
    training subsample only, never on a validation or test row, and every synthetic set
    of that seed and size is drawn from it. The quality and memorisation checks run
-   here too.
+   here too, with the quality gate's verdict on the generator's samples (reported in
+   the ``gate_passed`` / ``gate_reasons`` columns; it never changes what is trained).
 4. **Classifier jobs** (:func:`~synthaug.experiment.jobs.classify`, one joblib job per
    seed x training size x arm x ratio; each trains the requested classifiers on the
    arm's training set, built as its entry in :data:`~synthaug.experiment.arms.ARMS`
@@ -57,8 +58,14 @@ log = logging.getLogger(__name__)
 
 __all__ = ["run_experiment", "make_splits"]
 
+#: The results table's columns. The last three: ``synthetic_weight``, the loss weight of
+#: the generator's rows relative to the other rows (NaN for arms without a generator);
+#: ``gate_passed`` (True/False) and ``gate_reasons`` (failed checks, then notes,
+#: "; "-joined; "" when passed without notes): the quality gate's verdict on the
+#: generator of that seed and size, NaN for arms without a generator and without the
+#: quality check (``quality = false``: not checked).
 _RESULT_COLUMNS = ["seed", "arm", "ratio", "train_size", "classifier", "n_train_real",
-                   "n_train_synthetic", *METRICS]
+                   "n_train_synthetic", *METRICS, "synthetic_weight", "gate_passed", "gate_reasons"]
 
 
 def _stored(cache: JobCache | None, key: tuple, func, *args):
@@ -213,6 +220,18 @@ def run_experiment(dataset: ImageDataset | str | None, config: ExperimentConfig,
                    robust, notes, n_reused=n_prep_reused + n_job_reused, t_start=t_start)
 
 
+def _with_gate(results: pd.DataFrame, prep_list: list[dict]) -> pd.DataFrame:
+    """``results`` with each generator arm's row carrying its generator's gate verdict."""
+    gates = {(p["seed"], p["train_size"]): p.get("gate") for p in prep_list}
+    passed, reasons = [], []
+    for seed, size, arm in zip(results["seed"], results["train_size"], results["arm"]):
+        gate = gates.get((seed, size)) if ARMS[arm].needs_generator else None
+        passed.append(float("nan") if gate is None else gate["passed"])
+        reasons.append(float("nan") if gate is None else "; ".join(gate["reasons"]))
+    return results.assign(gate_passed=pd.Series(passed, index=results.index, dtype=object),
+                          gate_reasons=pd.Series(reasons, index=results.index, dtype=object))
+
+
 def _report(dataset: ImageDataset, config: ExperimentConfig, splits, robust_rows, arms, prep_list,
             rows: list[dict], robust: list[pd.DataFrame], notes: list[str], *, n_reused: int,
             t_start: float) -> Report:
@@ -226,7 +245,7 @@ def _report(dataset: ImageDataset, config: ExperimentConfig, splits, robust_rows
         if need is not None and not any(r["arm"] == name for r in rows):
             notes.append(f"{name} arm skipped: {need.package} could not be imported in the workers")
 
-    results = pd.DataFrame(rows, columns=_RESULT_COLUMNS)
+    results = _with_gate(pd.DataFrame(rows, columns=_RESULT_COLUMNS), prep_list)
     robustness = pd.DataFrame()
     if robust:
         robustness = pd.concat(robust, ignore_index=True)

@@ -6,6 +6,9 @@ so the discriminator cannot memorise a small training set and the generator stil
 receives gradients through the transform. Written for images in ``[0, 1]``; every
 random draw comes from the ``torch.Generator`` passed in.
 
+Adaptive strength (ADA; Karras et al., NeurIPS 2020): with ``p``, each transform is
+applied to each image with probability ``p`` only.
+
 Policies: ``color`` (brightness, saturation, contrast), ``translation`` (shift by up
 to 1/8 of the size, zero fill), ``cutout`` (zero a square of half the size).
 """
@@ -83,13 +86,23 @@ def _cutout(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.5) -> torch.
 _FUNCS = {"color": _color, "translation": _translation, "cutout": _cutout}
 
 
-def diff_augment(x: torch.Tensor, policy: Sequence[str], generator: torch.Generator) -> torch.Tensor:
+def diff_augment(x: torch.Tensor, policy: Sequence[str], generator: torch.Generator,
+                 p: torch.Tensor | float | None = None) -> torch.Tensor:
     """Apply the policies in order, with independent random parameters per image.
+
+    With ``p`` (adaptive augmentation, ADA), each transform is applied to each image
+    with probability ``p`` and the image is left as it is otherwise; ``None`` applies
+    every transform to every image and draws nothing extra from ``generator``.
 
     Shape
     -----
-    x : ``(B, C, H, W)``; returns the same shape (values may leave ``[0, 1]``).
+    x : ``(B, C, H, W)``; p : ``()`` or a float; returns the same shape as ``x``
+    (values may leave ``[0, 1]``).
     """
     for name in policy:
-        x = _FUNCS[name](x, generator)
+        out = _FUNCS[name](x, generator)
+        if p is not None:
+            keep = _rand(generator, x.shape[0], 1, 1, 1, like=x) >= p  # (B, 1, 1, 1)
+            out = torch.where(keep, x, out)
+        x = out
     return x

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import math
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -14,21 +13,16 @@ import torch
 from sklearn.base import BaseEstimator
 
 from .._utils import resolve_device
-from ..data.validation import (
-    check_choice,
-    check_float,
-    check_images,
-    check_int,
-    encode_labels,
-)
+from ..data.validation import check_images, encode_labels
 from ..exceptions import ConfigError, NotFittedError, OutputError, TrainingDivergedError
-from ..persistence import to_jsonable
 from ..seeding import derive_seed, seed_from, torch_generator
 from . import checkpoint as ckpt_io
 from . import model_io
-from .diffaugment import parse_policy
+from . import resume as resume_io
+from . import snapshots as snap_io
+from .budget import budget_summary, resolve_budget
 from .networks import MIN_SIZE, build_discriminator, build_generator
-from .registry import LOSSES, MODELS, STRATEGIES
+from .params import check_params
 from .training import HISTORY_COLUMNS, GANPair, TrainConfig, Trainer
 
 __all__ = ["ConditionalGAN"]
@@ -62,18 +56,29 @@ class ConditionalGAN(BaseEstimator):
         2014; Mirza & Osindero, 2014), the label concatenated to the input.
     strategy : {"conditional", "per-class"}, default "conditional"
         ``conditional``: one pair conditioned on the label. ``per-class``: one
-        unconditional pair per class, trained on that class only (``epochs`` each).
+        unconditional pair per class, trained on that class only (its own budget).
     loss : {"hinge", "bce"}, default "hinge"
         ``bce`` uses the non-saturating generator loss.
     latent_dim : int, default 64
         Size of the noise vector z.
-    epochs : int, default 40
-        Passes over the training set (per class for ``per-class``). The defaults were
-        tuned on scikit-learn's digits (1797 images of 8 x 8): 40 epochs reach ~99%
-        label agreement with a classifier trained on real digits. Much smaller sets
-        have fewer steps per epoch and may need more epochs.
-    batch_size : int, default 64
-        Real images per step (the last incomplete batch of an epoch is dropped).
+    epochs : int or None, default None
+        Passes over the training set (per class for ``per-class``). None: chosen with
+        ``steps`` by the rule of :mod:`synthaug.generators.budget`: 2000 generator steps
+        or 40 epochs, whichever is more (250 epochs for 100 images), capped at about
+        five minutes of one CPU core but never below 500 steps. Give at most one of
+        ``epochs`` and ``steps``.
+    batch_size : int or None, default None
+        Real images per step (the last incomplete batch of an epoch is dropped). None:
+        ``N // 8`` clipped to [8, 64] (N: the pair's training images).
+    steps : int or None, default None
+        Generator steps per pair instead of ``epochs`` (rounded up to whole epochs).
+    max_minutes : float or None, default None
+        Stop after the epoch in which training time reached this many minutes (shared
+        evenly by ``per-class`` pairs; logged, and ``budget_["stopped_early"]``). This
+        makes the result depend on the machine's speed; None: no time limit.
+    n_snapshots : int, default 4
+        Copies of the sampling networks kept at evenly spaced epochs, the last being the
+        final model (see :meth:`use_snapshot`); 0 keeps none.
     lr_g, lr_d : float, default 5e-4 and 1e-3
         Adam learning rates of the generator and the discriminator (TTUR: the
         discriminator learns faster).
@@ -105,6 +110,15 @@ class ConditionalGAN(BaseEstimator):
     max_rollbacks : int, default 3
         How often a diverged pair is rolled back to its last healthy epoch (with both
         learning rates halved) before :class:`~synthaug.exceptions.TrainingDivergedError`.
+    mode_seeking : float, default 0.0
+        Weight of the mode-seeking term (Mao et al., 2019) in the generator loss; 0 is off.
+    lecam : float, default 0.0
+        Weight of LeCam regularisation (Tseng et al., 2021) of the discriminator; 0 is off.
+    conditional_norm : bool, default False
+        Class-conditional BatchNorm in the generator (BigGAN-style); ``dcgan`` + ``conditional`` only.
+    ada_target : float in [0, 1] or None, default None
+        Adaptive augmentation (Karras et al., 2020): apply DiffAugment with a probability
+        that steers E[sign D(x)] to this (0.6 in the paper; history gets ``ada_p``). None: always.
 
     Attributes
     ----------
@@ -129,6 +143,17 @@ class ConditionalGAN(BaseEstimator):
         Seconds spent in training epochs (including before a resume).
     images_per_second_ : float
         Real training images processed per second of training.
+    budget_ : dict
+        ``steps``, ``epochs``, ``batch_size`` (lists, one per pair, for ``per-class``),
+        ``rule`` (how they were chosen) and ``stopped_early`` (by ``max_minutes``).
+    snapshots_ : list of dict
+        One per snapshot (``epoch``, ``step``: totals over pairs; ``pairs``: each
+        pair's). Kept in memory only: not saved, empty after :meth:`load`. A resumed
+        fit keeps the snapshots stored in its checkpoint.
+    snapshot_index_ : int or None
+        The snapshot the sampling networks hold (the last one after ``fit``).
+    discriminators_ : list of torch.nn.Module
+        The final discriminators (after ``fit`` only; not saved).
 
     Notes
     -----
@@ -162,8 +187,11 @@ class ConditionalGAN(BaseEstimator):
         strategy: str = "conditional",
         loss: str = "hinge",
         latent_dim: int = 64,
-        epochs: int = 40,
-        batch_size: int = 64,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        steps: int | None = None,
+        max_minutes: float | None = None,
+        n_snapshots: int = 4,
         lr_g: float = 5e-4,
         lr_d: float = 1e-3,
         betas: tuple[float, float] = (0.5, 0.999),
@@ -177,6 +205,10 @@ class ConditionalGAN(BaseEstimator):
         checkpoint_dir: str | Path | None = None,
         checkpoint_every: int = 10,
         max_rollbacks: int = 3,
+        mode_seeking: float = 0.0,
+        lecam: float = 0.0,
+        conditional_norm: bool = False,
+        ada_target: float | None = None,
     ):
         # sklearn's contract: store every keyword argument unchanged, and nothing else.
         params = dict(locals())
@@ -185,43 +217,8 @@ class ConditionalGAN(BaseEstimator):
 
     # ------------------------------------------------------------------ validation
     def _check_params(self) -> TrainConfig:
-        check_choice("model", self.model, MODELS)
-        check_choice("strategy", self.strategy, STRATEGIES)
-        check_choice("loss", self.loss, LOSSES)
-        check_int("latent_dim", self.latent_dim, 1)
-        check_int("epochs", self.epochs, 1)
-        check_int("batch_size", self.batch_size, 1)
-        check_int("width", self.width, 1)
-        check_int("checkpoint_every", self.checkpoint_every, 1)
-        check_int("max_rollbacks", self.max_rollbacks, 0)
-        check_float("lr_g", self.lr_g, 0.0, math.inf, low_open=True, high_open=True)
-        check_float("lr_d", self.lr_d, 0.0, math.inf, low_open=True, high_open=True)
-        betas = self.betas
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ConfigError(f"betas must be a pair of numbers in [0, 1), got {betas!r}.")
-        for b in betas:
-            check_float("betas", b, 0.0, 1.0, low_open=False, high_open=True)
-        if self.ema_decay is not None:
-            check_float("ema_decay", self.ema_decay, 0.0, 1.0, low_open=False, high_open=True)
-        if not isinstance(self.spectral_norm, (bool, np.bool_)):
-            raise ConfigError(f"spectral_norm must be True or False, got {self.spectral_norm!r}.")
-        if self.diff_augment is not None and not isinstance(self.diff_augment, str):
-            raise ConfigError(
-                f"diff_augment must be a comma-separated string or None, got {self.diff_augment!r}."
-            )
-        try:
-            policy = parse_policy(self.diff_augment)
-        except ValueError as exc:
-            raise ConfigError(f"diff_augment={self.diff_augment!r}: {exc}") from None
-        return TrainConfig(
-            loss=self.loss,
-            epochs=int(self.epochs),
-            batch_size=int(self.batch_size),
-            latent_dim=int(self.latent_dim),
-            policy=policy,
-            ema_decay=None if self.ema_decay is None else float(self.ema_decay),
-            max_rollbacks=int(self.max_rollbacks),
-        )
+        """Validate the parameters (see :func:`.params.check_params`); the TrainConfig."""
+        return check_params(self)
 
     @staticmethod
     def _check_data(X, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -230,25 +227,12 @@ class ConditionalGAN(BaseEstimator):
         classes, y_idx = encode_labels(y, X.shape[0], "a conditional GAN")
         return X, y_idx, classes
 
-    def _fingerprint(self, X: np.ndarray, y_idx: np.ndarray, classes: np.ndarray) -> dict[str, Any]:
-        """What must match between an interrupted fit and its resume."""
-        digest = hashlib.sha256(X.tobytes())
-        digest.update(y_idx.tobytes())
-        keys = ("model", "strategy", "loss", "latent_dim", "batch_size", "lr_g", "lr_d", "width",
-                "spectral_norm", "diff_augment", "ema_decay")
-        return {
-            **{k: to_jsonable(getattr(self, k)) for k in keys},
-            "betas": [float(b) for b in self.betas],
-            "classes": [str(c) for c in classes.tolist()],
-            "image_shape": [int(s) for s in X.shape[1:]],
-            "data_sha256": digest.hexdigest(),
-        }
-
     # ------------------------------------------------------------------ building
     def _make_generator(self, n_classes: int, image_shape, device, gen) -> torch.nn.Module:
         width = 2 * self.width if self.model == "vanilla" else self.width
         return build_generator(self.model, latent_dim=self.latent_dim, n_classes=n_classes,
-                               image_shape=image_shape, width=width, generator=gen, device=device)
+                               image_shape=image_shape, width=width, generator=gen, device=device,
+                               conditional_norm=bool(self.conditional_norm))
 
     def _build_pairs(self, seed: int, n_classes: int, image_shape, device) -> list[GANPair]:
         conditional = self.strategy == "conditional"
@@ -279,7 +263,8 @@ class ConditionalGAN(BaseEstimator):
             Labels of any sortable type; at least two classes.
         resume : bool, default False
             Continue from the checkpoint in ``checkpoint_dir`` (same data and parameters;
-            ``epochs`` may be raised). The result equals an uninterrupted fit.
+            ``epochs``, ``steps`` and ``max_minutes`` may change). The result equals an
+            uninterrupted fit; the snapshots stored in the checkpoint are kept.
 
         Returns
         -------
@@ -298,13 +283,16 @@ class ConditionalGAN(BaseEstimator):
         cfg = self._check_params()
         X, y_idx, classes = self._check_data(X, y)
         device = resolve_device(self.device)
-        fingerprint = self._fingerprint(X, y_idx, classes)
+        sizes = [len(X)] if self.strategy == "conditional" else np.bincount(y_idx, minlength=len(classes)).tolist()
+        budgets = [resolve_budget(n, X.shape[1:], epochs=self.epochs, steps=self.steps,
+                                  batch_size=self.batch_size, n_pairs=len(sizes)) for n in sizes]
+        fingerprint = resume_io.fingerprint(self, X, y_idx, classes, [b.batch_size for b in budgets])
         state = None
         if resume:
             if self.checkpoint_dir is None:
                 raise ConfigError("resume=True needs checkpoint_dir: the folder of the interrupted run.")
             state = ckpt_io.load_checkpoint(self.checkpoint_dir)
-            self._check_resumable(state, fingerprint)
+            resume_io.check_resumable(self, state, fingerprint)
             seed = int(state["seed"])
         else:
             seed = seed_from(self.random_state)
@@ -327,49 +315,33 @@ class ConditionalGAN(BaseEstimator):
             def save_fn(payload: dict) -> None:
                 ckpt_io.save_checkpoint(directory, {"seed": seed, "fingerprint": fingerprint, **payload})
 
+        pair_cfgs = [replace(cfg, epochs=b.epochs, batch_size=b.batch_size) for b in budgets]
+        keeper = snap_io.SnapshotKeeper(self.n_snapshots, [c.epochs for c in pair_cfgs]) if self.n_snapshots else None
         trainer = Trainer(pairs, data, cfg, seed, save_checkpoint=save_fn,
                           checkpoint_every=int(self.checkpoint_every), progress=bool(self.progress),
-                          pair_names=[f"class {c!r}" for c in classes.tolist()] if len(pairs) > 1 else None)
+                          pair_names=[f"class {c!r}" for c in classes.tolist()] if len(pairs) > 1 else None,
+                          pair_cfgs=pair_cfgs, snapshots=keeper,
+                          max_seconds=None if self.max_minutes is None else 60.0 * float(self.max_minutes))
         if state is not None:
-            for pair, pair_state in zip(pairs, state["pairs"]):
-                pair.load_state(pair_state)
-            trainer.pair_index = int(state["pair_index"])
-            trainer.epoch = int(state["epoch"])
-            trainer.history = list(state["history"])
-            trainer.rollback_log = list(state["rollback_log"])
-            trainer.images_seen = int(state["images_seen"])
-            trainer.seconds = float(state["seconds"])
-            logger.info("resuming from %s at epoch %d", self.checkpoint_dir, trainer.epoch)
+            resume_io.restore(trainer, state)
         try:
             trainer.run()
         except TrainingDivergedError:
             # The pairs hold the last healthy state: keep it usable on the estimator.
-            self._set_fitted(trainer, classes, image_shape, device, seed)
+            self._set_fitted(trainer, classes, image_shape, device, seed, budgets)
             raise
-        self._set_fitted(trainer, classes, image_shape, device, seed)
+        self._set_fitted(trainer, classes, image_shape, device, seed, budgets)
         return self
 
-    def _check_resumable(self, state: dict, fingerprint: dict) -> None:
-        saved = state.get("fingerprint", {})
-        changed = [k for k in fingerprint if saved.get(k) != fingerprint[k]]
-        if changed:
-            detail = "; ".join(f"{k}: {saved.get(k)!r} -> {fingerprint[k]!r}" for k in changed if k != "data_sha256")
-            if "data_sha256" in changed:
-                detail = (detail + "; " if detail else "") + "the training data differ"
-            raise ConfigError(
-                f"resume=True: the checkpoint in {self.checkpoint_dir} was made with different settings "
-                f"({detail}). Use the same data and parameters, or fit without resume."
-            )
-        if self.random_state is not None and isinstance(self.random_state, (int, np.integer)):
-            if seed_from(self.random_state) != int(state["seed"]):
-                raise ConfigError(
-                    f"resume=True: random_state={self.random_state!r} differs from the interrupted run's. "
-                    "Use the same random_state, or fit without resume."
-                )
-
-    def _set_fitted(self, trainer: Trainer, classes, image_shape, device, seed) -> None:
+    def _set_fitted(self, trainer: Trainer, classes, image_shape, device, seed, budgets) -> None:
         for pair in trainer.pairs:
             pair.sampler.eval()
+        self.budget_ = budget_summary(budgets, trainer.stopped_early, self.strategy == "per-class")
+        self.snapshots_, self._snapshot_weights = (
+            trainer.snapshots.finish(trainer.pairs, trainer.final_epochs()) if trainer.snapshots is not None
+            else ([], []))
+        self.snapshot_index_ = len(self.snapshots_) - 1 if self.snapshots_ else None
+        self.discriminators_ = [pair.discriminator for pair in trainer.pairs]
         self.classes_ = classes
         self.class_names_ = [str(c) for c in classes.tolist()]
         self.image_shape_ = tuple(image_shape)
@@ -382,7 +354,8 @@ class ConditionalGAN(BaseEstimator):
         self.images_per_second_ = trainer.images_seen / trainer.seconds if trainer.seconds > 0 else 0.0
 
     def _history_frame(self, rows: list[dict], classes: np.ndarray) -> pd.DataFrame:
-        frame = pd.DataFrame(rows, columns=["pair", *HISTORY_COLUMNS])
+        extra = ["ada_p"] if self.ada_target is not None else []  # ADA's strength per epoch
+        frame = pd.DataFrame(rows, columns=["pair", *HISTORY_COLUMNS, *extra])
         if self.strategy == "per-class":
             frame.insert(0, "class", classes[frame["pair"].to_numpy(dtype=np.int64)] if len(frame) else [])
         return frame.drop(columns="pair").reset_index(drop=True)
@@ -439,23 +412,31 @@ class ConditionalGAN(BaseEstimator):
             return out
         seed = seed_from(random_state) if random_state is not None else derive_seed(self.seed_, _SAMPLE_STREAM)
         z = torch.randn(len(idx), self.latent_dim, generator=torch_generator(seed))  # (n, Z), on CPU
-        with torch.no_grad():
-            if len(self.generators_) == 1:
-                groups = [(self.generators_[0], np.arange(len(idx)))]
-            else:
-                groups = [(self.generators_[k], np.flatnonzero(idx == k)) for k in np.unique(idx)]
-            for net, rows in groups:
-                was_training = net.training
-                net.eval()
-                try:
-                    for start in range(0, len(rows), _SAMPLE_CHUNK):
-                        r = rows[start : start + _SAMPLE_CHUNK]
-                        zc = z[r].to(self.device_)
-                        yc = torch.from_numpy(idx[r]).to(self.device_) if len(self.generators_) == 1 else None
-                        out[r] = net(zc, yc).float().cpu().numpy()  # (b, C, H, W)
-                finally:
-                    net.train(was_training)
+        snap_io.run_by_class(self.generators_, idx, z, out, self.device_, _SAMPLE_CHUNK)  # (n, C, H, W)
         return np.clip(out, 0.0, 1.0, out=out)
+
+    # ------------------------------------------------------------------ snapshots and critic
+    def use_snapshot(self, index: int) -> ConditionalGAN:
+        """Load snapshot ``index`` of ``snapshots_`` into the sampling networks.
+
+        ``-1`` (the last snapshot) is the final model. :meth:`sample` and :meth:`save`
+        then use these weights; ``snapshot_index_`` records the choice. Snapshots exist
+        only after ``fit`` in this session (ConfigError otherwise).
+        """
+        snap_io.use_snapshot(self, index)
+        return self
+
+    def discriminator_scores(self, X, y) -> np.ndarray:
+        """Raw logits of the final discriminators for images ``X`` labelled ``y``.
+
+        Higher means "more real" to the critic; ``per-class`` uses each class's
+        discriminator. Available after ``fit`` only (discriminators are not saved).
+
+        Shape
+        -----
+        X : ``(N, C, H, W)`` in [0, 1]; y : ``(N,)`` labels from ``classes_``; returns ``(N,)``.
+        """
+        return snap_io.discriminator_scores(self, X, y)
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path, *, class_names: Sequence[str] | None = None) -> Path:

@@ -6,6 +6,10 @@ metadata (:data:`~synthaug.persistence.GENERATOR_META`) is JSON holding the para
 the classes and their names, the image shape, the seed and the fitted statistics; no
 pickle is ever written or read. Folders from before the metadata had its own name hold
 it as :data:`~synthaug.persistence.LEGACY_GENERATOR_META` and still load.
+
+Only the sampling networks are written, with the weights they hold: after
+``use_snapshot(k)`` that is snapshot ``k`` (recorded as ``snapshot_index``). Snapshots
+and discriminators are not saved; the training budget (``budget_``) is.
 """
 
 from __future__ import annotations
@@ -72,6 +76,9 @@ def save_generator(gan, directory: str | Path, class_names: Sequence[str] | None
         "train_seconds": gan.train_seconds_,
         "images_per_second": gan.images_per_second_,
         "rollbacks": gan.rollbacks_,
+        "budget": getattr(gan, "budget_", None),
+        "snapshot_index": getattr(gan, "snapshot_index_", None),
+        "n_snapshots_kept": len(getattr(gan, "snapshots_", [])),
         "versions": {**package_versions(), "synthaug": __version__},
     }
     write_json(directory / GENERATOR_META, meta)
@@ -171,4 +178,7 @@ def load_generator(cls, directory: str | Path, device: str = "auto"):
     est.rollbacks_ = list(meta.get("rollbacks", []))
     est.train_seconds_ = float(meta.get("train_seconds", 0.0))
     est.images_per_second_ = float(meta.get("images_per_second", 0.0))
+    est.budget_ = dict(meta.get("budget") or {})
+    est.snapshots_ = []  # snapshots live in memory only; the saved weights are the selected ones
+    est.snapshot_index_ = meta.get("snapshot_index")
     return est

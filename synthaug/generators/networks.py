@@ -28,6 +28,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 __all__ = [
+    "ConditionalBatchNorm2d",
     "DCGANDiscriminator",
     "DCGANGenerator",
     "VanillaDiscriminator",
@@ -118,8 +119,9 @@ def _init_weights(module: nn.Module, generator: torch.Generator) -> None:
             elif isinstance(layer, nn.Embedding):
                 normal(layer.weight, 0.0, 0.02)
             elif isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                normal(layer.weight, 1.0, 0.02)
-                layer.bias.zero_()
+                if layer.affine:  # not affine inside ConditionalBatchNorm2d
+                    normal(layer.weight, 1.0, 0.02)
+                    layer.bias.zero_()
                 layer.running_mean.zero_()
                 layer.running_var.fill_(1.0)
                 layer.num_batches_tracked.zero_()
@@ -149,11 +151,13 @@ class _Generator(nn.Module):
         self.in_dim = latent_dim * (2 if n_classes > 0 else 1)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        code = None
         if self.embed is not None:
-            z = torch.cat([z, self.embed(y)], dim=1)  # (B, 2 * latent_dim)
-        return self._decode(z)  # (B, C, H, W)
+            code = self.embed(y)  # (B, latent_dim)
+            z = torch.cat([z, code], dim=1)  # (B, 2 * latent_dim)
+        return self._decode(z, code)  # (B, C, H, W)
 
-    def _decode(self, z: torch.Tensor) -> torch.Tensor:
+    def _decode(self, z: torch.Tensor, code: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError
 
 
@@ -175,7 +179,7 @@ class VanillaGenerator(_Generator):
             nn.Linear(8 * width, int(math.prod(image_shape))),
         )
 
-    def _decode(self, z: torch.Tensor) -> torch.Tensor:
+    def _decode(self, z: torch.Tensor, code: torch.Tensor | None) -> torch.Tensor:
         return torch.sigmoid(self.net(z)).view(z.shape[0], *self.image_shape)  # (B, C, H, W)
 
 
@@ -235,34 +239,70 @@ class VanillaDiscriminator(_Discriminator):
 
 
 # ----------------------------------------------------------------------- DCGAN
+class ConditionalBatchNorm2d(nn.Module):
+    """Class-conditional BatchNorm (as in BigGAN, Brock et al. 2019).
+
+    Normalise without affine parameters, then scale by ``1 + gain(code)`` and shift by
+    ``bias(code)``, where ``code`` is the generator's label embedding and ``gain``,
+    ``bias`` are linear maps (initialised near zero, so it starts as plain BatchNorm).
+
+    Shape
+    -----
+    x : ``(B, C, H, W)``; code : ``(B, E)``. returns : ``(B, C, H, W)``.
+    """
+
+    def __init__(self, num_features: int, code_dim: int):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(num_features, affine=False)
+        self.gain = nn.Linear(code_dim, num_features)
+        self.bias = nn.Linear(code_dim, num_features)
+
+    def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        scale = 1.0 + self.gain(code)[:, :, None, None]  # (B, C, 1, 1)
+        return self.norm(x) * scale + self.bias(code)[:, :, None, None]
+
+
 class DCGANGenerator(_Generator):
     """Transposed-convolution generator (Radford et al. 2016), label embedding in the input.
 
     ``[z, embed(y)] -> Linear -> (c0, h0, w0) -> k x [ConvT 4x4 stride 2, BN, ReLU]
     -> Conv 3x3 -> sigmoid``, centre-cropped to ``(H, W)`` (see the module notes).
+    With ``conditional_norm`` (conditional networks only) every BN is a
+    :class:`ConditionalBatchNorm2d` driven by ``embed(y)``.
     ``z (B, latent_dim)`` and ``y (B,)`` give ``(B, C, H, W)`` in ``[0, 1]``.
     """
 
-    def __init__(self, latent_dim: int, n_classes: int, image_shape: tuple[int, int, int], width: int = 32):
+    def __init__(self, latent_dim: int, n_classes: int, image_shape: tuple[int, int, int], width: int = 32,
+                 conditional_norm: bool = False):
         super().__init__(latent_dim, n_classes, image_shape)
         c, h, w = image_shape
         k, self.h0, self.w0 = dcgan_plan(h, w)
         chans = [min(width * 2 ** (k - i), 8 * width) for i in range(k + 1)]  # c0 ... width
         self.c0 = chans[0]
+        self.conditional_norm = bool(conditional_norm)
+
+        def norm(n: int) -> nn.Module:
+            return ConditionalBatchNorm2d(n, latent_dim) if conditional_norm else nn.BatchNorm2d(n)
+
         self.project = nn.Linear(self.in_dim, chans[0] * self.h0 * self.w0)
-        layers: list[nn.Module] = [nn.BatchNorm2d(chans[0]), nn.ReLU()]
+        layers: list[nn.Module] = [norm(chans[0]), nn.ReLU()]
         for i in range(k):
             layers += [
                 nn.ConvTranspose2d(chans[i], chans[i + 1], 4, 2, 1, bias=False),
-                nn.BatchNorm2d(chans[i + 1]),
+                norm(chans[i + 1]),
                 nn.ReLU(),
             ]
         layers.append(nn.Conv2d(chans[-1], c, 3, 1, 1))
         self.body = nn.Sequential(*layers)
 
-    def _decode(self, z: torch.Tensor) -> torch.Tensor:
+    def _decode(self, z: torch.Tensor, code: torch.Tensor | None) -> torch.Tensor:
         h = self.project(z).view(z.shape[0], self.c0, self.h0, self.w0)  # (B, c0, h0, w0)
-        x = torch.sigmoid(self.body(h))  # (B, C, h0 * 2**k, w0 * 2**k)
+        if self.conditional_norm:
+            for layer in self.body:
+                h = layer(h, code) if isinstance(layer, ConditionalBatchNorm2d) else layer(h)
+            x = torch.sigmoid(h)
+        else:
+            x = torch.sigmoid(self.body(h))  # (B, C, h0 * 2**k, w0 * 2**k)
         _, height, width = self.image_shape
         if x.shape[2] != height or x.shape[3] != width:
             x = _center_crop(x, height, width)  # (B, C, H, W)
@@ -306,10 +346,21 @@ def build_generator(
     width: int,
     generator: torch.Generator,
     device: torch.device,
+    conditional_norm: bool = False,
 ) -> nn.Module:
-    """A freshly initialised generator network on ``device`` (weights from ``generator``)."""
+    """A freshly initialised generator network on ``device`` (weights from ``generator``).
+
+    ``conditional_norm`` makes the BatchNorm of a conditional ``dcgan`` generator
+    class-conditional (:class:`ConditionalBatchNorm2d`); False builds (and initialises,
+    in the same order) exactly the plain network.
+    """
+    extra = {}
+    if conditional_norm:
+        if model != "dcgan" or n_classes < 1:
+            raise ValueError("conditional_norm needs a conditional dcgan generator (n_classes > 0)")
+        extra["conditional_norm"] = True
     with torch.device("meta"):
-        net = _GENERATORS[model](latent_dim, n_classes, tuple(image_shape), width)
+        net = _GENERATORS[model](latent_dim, n_classes, tuple(image_shape), width, **extra)
     net = net.to_empty(device=device)
     _init_weights(net, generator)
     if isinstance(net, VanillaGenerator) and net.embed is not None:

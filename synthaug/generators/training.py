@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 from ..exceptions import TrainingDivergedError
 from ..seeding import derive_seed, torch_generator
 from . import losses
+from . import regularisers as reg
 from .diffaugment import diff_augment
 
 __all__ = ["HISTORY_COLUMNS", "GANPair", "TrainConfig", "Trainer", "run_epoch", "train_step"]
@@ -73,13 +74,23 @@ class TrainConfig:
     policy: tuple[str, ...]
     ema_decay: float | None
     max_rollbacks: int
+    #: Weight of the mode-seeking term in the generator loss (0: off).
+    mode_seeking: float = 0.0
+    #: Weight of LeCam regularisation in the discriminator loss (0: off).
+    lecam: float = 0.0
+    #: ADA's target for E[sign(D(x))]; None: DiffAugment always applied.
+    ada_target: float | None = None
 
 
 class GANPair:
     """A generator, its discriminator, optional EMA copy of the generator, two Adam optimisers.
 
     ``steps`` counts generator updates (drives the EMA warm-up), ``rollbacks`` and
-    ``streak`` (consecutive collapsed epochs) drive divergence handling.
+    ``streak`` (consecutive collapsed epochs) drive divergence handling. The state of
+    the diversity regularisers (see :mod:`.regularisers`) is None until first used:
+    ``lecam_anchors`` ``(2,)`` (EMA of mean D(x), mean D(G(z))), ``ada_p`` ``()`` (the
+    augmentation probability) and ``ada_signs`` ``(2,)`` (sum of sign(D(x)) and count
+    since the last adjustment).
     """
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, ema: nn.Module | None,
@@ -95,6 +106,9 @@ class GANPair:
         self.steps = 0
         self.rollbacks = 0
         self.streak = 0
+        self.lecam_anchors: torch.Tensor | None = None
+        self.ada_p: torch.Tensor | None = None
+        self.ada_signs: torch.Tensor | None = None
 
     @property
     def sampler(self) -> nn.Module:
@@ -110,6 +124,10 @@ class GANPair:
             group["lr"] = lr_g
         for group in self.opt_d.param_groups:
             group["lr"] = lr_d
+
+    def history_extras(self) -> dict[str, float]:
+        """Extra per-epoch history columns: ``ada_p`` once adaptive augmentation runs."""
+        return {} if self.ada_p is None else {"ada_p": float(self.ada_p)}
 
     def update_ema(self, decay: float) -> None:
         # Warm-up (as in many EMA implementations) so short runs are not stuck near init.
@@ -131,6 +149,9 @@ class GANPair:
             "steps": self.steps,
             "rollbacks": self.rollbacks,
             "streak": self.streak,
+            "lecam_anchors": self.lecam_anchors,
+            "ada_p": self.ada_p,
+            "ada_signs": self.ada_signs,
         })
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -145,6 +166,10 @@ class GANPair:
         self.steps = int(state["steps"])
         self.rollbacks = int(state["rollbacks"])
         self.streak = int(state["streak"])
+        device = next(self.generator.parameters()).device  # checkpoints are read onto the CPU
+        for key in ("lecam_anchors", "ada_p", "ada_signs"):
+            value = state.get(key)  # absent in checkpoints written before these existed
+            setattr(self, key, None if value is None else value.to(device))
 
 
 def train_step(pair: GANPair, real: torch.Tensor, labels: torch.Tensor | None,
@@ -155,35 +180,61 @@ def train_step(pair: GANPair, real: torch.Tensor, labels: torch.Tensor | None,
     -----
     real : ``(B, C, H, W)`` in ``[0, 1]``; labels : ``(B,)`` int64 or None.
     returns : ``(4,)`` detached: loss_d, loss_g, mean D(x), mean D(G(z)) (probabilities).
+
+    The diversity switches of ``cfg`` (all off by default, and then nothing extra is
+    computed or drawn from ``gen``): ``lecam`` adds LeCam regularisation to the
+    discriminator loss, ``mode_seeking`` adds the mode-seeking term to the generator
+    loss (a second noise batch, drawn right after the first, with the same labels),
+    and ``ada_target`` applies DiffAugment with the adaptive probability ``pair.ada_p``.
     """
     G, D = pair.generator, pair.discriminator
     b = real.shape[0]
     z = torch.randn(b, cfg.latent_dim, generator=gen, device=real.device)  # (B, Z)
+    z2 = None
+    if cfg.mode_seeking > 0:
+        z2 = torch.randn(b, cfg.latent_dim, generator=gen, device=real.device)  # (B, Z)
     fake = G(z, labels)  # (B, C, H, W); the fakes reuse the real batch's labels
+    ada = cfg.ada_target is not None
+    if ada and pair.ada_p is None:
+        pair.ada_p = torch.zeros((), device=real.device)  # ADA starts without augmentation
+        pair.ada_signs = torch.zeros(2, device=real.device)
+    p = pair.ada_p if ada else None
 
     # Discriminator step: one pass over real and fake together (no BatchNorm in D).
     both = torch.cat([real, fake.detach()])  # (2B, C, H, W)
     both_labels = None if labels is None else torch.cat([labels, labels])
     if cfg.policy:
-        both = diff_augment(both, cfg.policy, gen)
+        both = diff_augment(both, cfg.policy, gen, p)
     logits = D(both, both_labels)  # (2B,)
     real_logits, fake_logits = logits[:b], logits[b:]
     loss_d = losses.discriminator_loss(real_logits, fake_logits, cfg.loss)
+    if cfg.lecam > 0:
+        pair.lecam_anchors = reg.update_anchors(pair.lecam_anchors, real_logits, fake_logits)
+        loss_d = loss_d + cfg.lecam * reg.lecam_loss(real_logits, fake_logits, pair.lecam_anchors)
     pair.opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     pair.opt_d.step()
+    if ada:
+        with torch.no_grad():
+            pair.ada_signs = pair.ada_signs + torch.stack([real_logits.sign().sum(), real_logits.new_tensor(b)])
 
     # Generator step with D frozen: gradients flow through D into G only.
     D.requires_grad_(False)
     try:
-        seen = diff_augment(fake, cfg.policy, gen) if cfg.policy else fake
+        seen = diff_augment(fake, cfg.policy, gen, p) if cfg.policy else fake
         loss_g = losses.generator_loss(D(seen, labels), cfg.loss)
+        if z2 is not None:
+            loss_g = loss_g + cfg.mode_seeking * reg.mode_seeking_loss(fake, G(z2, labels), z, z2)
         pair.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         pair.opt_g.step()
     finally:
         D.requires_grad_(True)
     pair.steps += 1
+    if ada and pair.steps % reg.ADA_INTERVAL == 0:
+        with torch.no_grad():
+            pair.ada_p = reg.ada_adjust(pair.ada_p, pair.ada_signs, cfg.ada_target)
+            pair.ada_signs = torch.zeros_like(pair.ada_signs)
     if pair.ema is not None:
         pair.update_ema(cfg.ema_decay)
     with torch.no_grad():
@@ -234,17 +285,37 @@ class Trainer:
     checkpoint_every : int
     progress : bool
         Show a tqdm bar on stderr.
+    pair_cfgs : list of TrainConfig or None
+        One configuration per pair (its own ``epochs`` and ``batch_size``: the budget of
+        ``per-class`` pairs follows each class's size); None uses ``cfg`` for every pair.
+    max_seconds : float or None
+        Time budget of the whole run (training seconds, including before a resume),
+        shared evenly among the pairs: pair ``i`` stops after the epoch in which
+        ``seconds`` reached ``max_seconds * (i + 1) / len(pairs)``; recorded in
+        ``stopped_early`` (pair -> epoch).
+    snapshots : SnapshotKeeper or None
+        Told about every healthy epoch (``after_epoch(pair_index, epoch, pair)``); its
+        ``state()`` travels in checkpoints.
 
-    The position (``pair_index``, ``epoch``), ``history`` and ``rollback_log`` may be set
-    before :meth:`run` to resume.
+    The position (``pair_index``, ``epoch``), ``history``, ``rollback_log`` and
+    ``stopped_early`` may be set before :meth:`run` to resume.
     """
+
+    #: The clock of ``seconds`` (a class attribute so tests can replace it).
+    clock = staticmethod(time.perf_counter)
 
     def __init__(self, pairs: list[GANPair], data: list[tuple[torch.Tensor, torch.Tensor | None]],
                  cfg: TrainConfig, seed: int, *, save_checkpoint: Callable[[dict], None] | None = None,
-                 checkpoint_every: int = 10, progress: bool = False, pair_names: list[str] | None = None):
+                 checkpoint_every: int = 10, progress: bool = False, pair_names: list[str] | None = None,
+                 pair_cfgs: list[TrainConfig] | None = None, max_seconds: float | None = None,
+                 snapshots: Any = None):
         self.pairs = pairs
         self.data = data
         self.cfg = cfg
+        self.pair_cfgs = list(pair_cfgs) if pair_cfgs is not None else [cfg] * len(pairs)
+        self.max_seconds = max_seconds
+        self.snapshots = snapshots
+        self.stopped_early: dict[int, int] = {}
         self.seed = int(seed)
         self.save_checkpoint = save_checkpoint
         self.checkpoint_every = checkpoint_every
@@ -285,6 +356,8 @@ class Trainer:
             "rollback_log": [dict(r) for r in self.rollback_log],
             "images_seen": snap["images_seen"],
             "seconds": snap["seconds"],
+            "stopped_early": [[i, e] for i, e in sorted(self.stopped_early.items())],
+            "snapshots": None if self.snapshots is None else self.snapshots.state(self.pair_index, snap["epoch"]),
         }
 
     def _snapshot_position(self) -> dict[str, Any]:
@@ -297,9 +370,9 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def run(self) -> None:
-        """Train every pair to ``cfg.epochs`` from the current position."""
-        total = len(self.pairs) * self.cfg.epochs
-        bar = tqdm(total=total, initial=self.pair_index * self.cfg.epochs + self.epoch,
+        """Train every pair to its ``epochs`` (or the time budget) from the current position."""
+        total = sum(c.epochs for c in self.pair_cfgs)
+        bar = tqdm(total=total, initial=self._epochs_before(self.pair_index) + self.epoch,
                    disable=not self.progress, file=sys.stderr, desc="GAN", unit="epoch", leave=False)
         try:
             while self.pair_index < len(self.pairs):
@@ -319,16 +392,31 @@ class Trainer:
         finally:
             bar.close()
 
+    def _epochs_before(self, i: int) -> int:
+        return sum(c.epochs for c in self.pair_cfgs[:i])
+
+    def _out_of_time(self, i: int) -> bool:
+        return self.max_seconds is not None and self.seconds >= self.max_seconds * (i + 1) / len(self.pairs)
+
+    def final_epochs(self) -> list[int]:
+        """The epoch each pair ended at (0 for pairs never trained), from ``history``."""
+        last = [0] * len(self.pairs)
+        for row in self.history:
+            last[int(row["pair"])] = int(row["epoch"])
+        return last
+
     def _run_pair(self, bar) -> None:
         i = self.pair_index
         pair = self.pairs[i]
+        cfg = self.pair_cfgs[i]
         images, labels = self.data[i]
+        self.stopped_early.pop(i, None)  # a resumed pair trains on
         self._last = good = self._snapshot()
-        while self.epoch < self.cfg.epochs:
-            t0 = time.perf_counter()
-            stats, n_images = run_epoch(pair, images, labels, self.cfg,
+        while self.epoch < cfg.epochs:
+            t0 = self.clock()
+            stats, n_images = run_epoch(pair, images, labels, cfg,
                                         derive_seed(self.seed, i, self.epoch, pair.rollbacks))
-            self.seconds += time.perf_counter() - t0
+            self.seconds += self.clock() - t0
             self.images_seen += n_images
             self.epoch += 1
             loss_d, loss_g, d_real, d_fake = stats
@@ -340,19 +428,27 @@ class Trainer:
                           f"discriminator collapse for {COLLAPSE_PATIENCE} epochs "
                           f"(D(x) - D(G(z)) = {d_real - d_fake:.3f}, loss_d = {loss_d:.2g})")
                 good = self._last = self._rollback(pair, good, reason)
-                bar.n = i * self.cfg.epochs + self.epoch
+                bar.n = self._epochs_before(i) + self.epoch
                 bar.refresh()
                 continue
             lr_g, lr_d = pair.lrs
             self.history.append({"pair": i, "epoch": self.epoch, "loss_d": loss_d, "loss_g": loss_g,
-                                 "d_real": d_real, "d_fake": d_fake, "lr_g": lr_g, "lr_d": lr_d})
+                                 "d_real": d_real, "d_fake": d_fake, "lr_g": lr_g, "lr_d": lr_d,
+                                 **pair.history_extras()})
             self._last = self._snapshot()
             if pair.streak == 0:
                 good = self._last
             bar.set_postfix(loss_d=f"{loss_d:.3f}", loss_g=f"{loss_g:.3f}", refresh=False)
             bar.update(1)
-            if self.epoch % self.checkpoint_every == 0 and self.epoch < self.cfg.epochs:
+            if self.snapshots is not None:
+                self.snapshots.after_epoch(i, self.epoch, pair)
+            if self.epoch % self.checkpoint_every == 0 and self.epoch < cfg.epochs:
                 self._checkpoint(self._last)
+            if self.epoch < cfg.epochs and self._out_of_time(i):
+                self.stopped_early[i] = self.epoch
+                logger.info("GAN training%s: max_minutes reached; stopping after epoch %d of %d",
+                            "" if self.pair_names is None else f" ({self.pair_names[i]})", self.epoch, cfg.epochs)
+                break
         if self.pair_index + 1 < len(self.pairs):  # per-class: a checkpoint after each class
             self._checkpoint(self._last)
 

@@ -3,6 +3,14 @@
 Every number synthaug reports about "did augmentation help" is a mean over a handful of
 seeds, so it comes with a t-interval; a comparison between two arms is a paired t-test
 over seeds that share their data split and classifier seed.
+
+Scores bounded in ``[0, 1]`` (accuracy, balanced accuracy, ROC-AUC, F1, robust accuracy)
+get an interval that respects the bounds when ``bounds`` is given: the t-interval
+intersected with the bounds (see :func:`summarize`), so two seeds at 0.98 and 1.0 read
+``[0.863, 1.000]``, not ``[0.863, 1.117]``. Paired differences of such scores are
+clipped to ``[-1, 1]`` the same way. With fewer than :data:`MIN_SEEDS` values an
+interval says little (the t quantile for two seeds is 12.7): :func:`interval_note`
+words that for reports.
 """
 
 from __future__ import annotations
@@ -16,7 +24,13 @@ from scipy import stats as _st
 from ..exceptions import ConfigError, InvalidDataError
 from ._checks import check_paired
 
-__all__ = ["paired_difference", "summarize", "summarize_frame"]
+__all__ = ["MIN_SEEDS", "UNIT_BOUNDS", "interval_note", "paired_difference", "summarize",
+           "summarize_frame"]
+
+#: Fewer values than this give an interval too wide (or too unstable) to inform a decision.
+MIN_SEEDS = 3
+#: The bounds of scores such as accuracy; pass as ``bounds`` to :func:`summarize`.
+UNIT_BOUNDS = (0.0, 1.0)
 
 _NAN_POLICIES = ("propagate", "omit", "raise")
 
@@ -69,6 +83,18 @@ def _drop_nan(arr: np.ndarray, nan_policy: str, describe: str) -> np.ndarray | N
     return arr[~is_nan]
 
 
+def _check_bounds(bounds) -> tuple[float, float] | None:
+    if bounds is None:
+        return None
+    try:
+        lo, hi = (float(b) for b in bounds)
+    except (TypeError, ValueError):
+        raise ConfigError(f"bounds must be None or a pair (low, high), got {bounds!r}.") from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ConfigError(f"bounds must be finite with low < high, got {bounds!r}.")
+    return lo, hi
+
+
 def _t_interval(mean: float, std: float, n: int, confidence: float) -> tuple[float, float]:
     """Two-sided Student-t interval for a mean; NaN when n < 2."""
     if n < 2:
@@ -77,7 +103,29 @@ def _t_interval(mean: float, std: float, n: int, confidence: float) -> tuple[flo
     return float(mean - half), float(mean + half)
 
 
-def summarize(values, confidence: float = 0.95, *, nan_policy: str = "propagate") -> dict[str, float]:
+def _clip_interval(low: float, high: float, bounds: tuple[float, float]) -> tuple[float, float]:
+    """``[low, high]`` intersected with ``bounds`` (NaN stays NaN)."""
+    return (float(np.clip(low, *bounds)) if np.isfinite(low) else low,
+            float(np.clip(high, *bounds)) if np.isfinite(high) else high)
+
+
+def interval_note(n: int) -> str:
+    """Why an interval over ``n`` seeds should not be read as evidence ("" when it may).
+
+    Examples
+    --------
+    >>> interval_note(2)
+    '2 seeds: intervals not informative; add seeds (3 or more)'
+    >>> interval_note(5)
+    ''
+    """
+    if n >= MIN_SEEDS:
+        return ""
+    return f"{n} seed{'s' if n != 1 else ''}: intervals not informative; add seeds ({MIN_SEEDS} or more)"
+
+
+def summarize(values, confidence: float = 0.95, *, nan_policy: str = "propagate",
+              bounds: tuple[float, float] | None = None) -> dict[str, float]:
     """Mean, sample standard deviation and Student-t confidence interval over seeds.
 
     Parameters
@@ -89,13 +137,22 @@ def summarize(values, confidence: float = 0.95, *, nan_policy: str = "propagate"
     nan_policy : {"propagate", "omit", "raise"}, default "propagate"
         What a NaN value (an undefined metric for one seed) does: make every output
         NaN, be dropped (``n`` then counts the remaining values), or raise.
+    bounds : (float, float) or None, default None
+        The range the metric cannot leave, e.g. :data:`UNIT_BOUNDS` for accuracy: the
+        t-interval is intersected with it. The true mean lies inside the bounds, so the
+        intersection covers it exactly as often as the t-interval does (same coverage,
+        no impossible values). A logit-scale interval was considered and rejected: values
+        at 0 or 1 need an arbitrary nudge that then dominates the interval's width.
+        ``None``: the plain t-interval.
 
     Returns
     -------
     dict
         ``mean``; ``std`` (ddof=1); ``ci_low``, ``ci_high``: mean -/+
-        t_{(1+confidence)/2, n-1} * std / sqrt(n); ``n``. With one value ``std`` and the
-        interval are NaN (a single seed says nothing about spread), not an error.
+        t_{(1+confidence)/2, n-1} * std / sqrt(n) (or its bounded version); ``n``. With
+        one value ``std`` and the interval are NaN (a single seed says nothing about
+        spread), not an error. With fewer than :data:`MIN_SEEDS` values the interval is
+        computed but uninformative: see :func:`interval_note`.
 
     Shape
     -----
@@ -108,9 +165,13 @@ def summarize(values, confidence: float = 0.95, *, nan_policy: str = "propagate"
     (0.82, 0.02, 3)
     >>> round(s["ci_low"], 4), round(s["ci_high"], 4)
     (0.7703, 0.8697)
+    >>> b = summarize([0.98, 1.0], bounds=UNIT_BOUNDS)  # the plain interval reaches 1.117
+    >>> round(b["ci_low"], 4), b["ci_high"]
+    (0.8629, 1.0)
     """
     confidence = _check_confidence(confidence)
     nan_policy = _check_nan_policy(nan_policy)
+    bounds = _check_bounds(bounds)
     values = _as_vector(values, "values")
     arr = _drop_nan(values, nan_policy, "values holds {k} NaN of {n}")
     if arr is None or arr.size == 0:  # NaN propagates, or every value was NaN
@@ -121,11 +182,16 @@ def summarize(values, confidence: float = 0.95, *, nan_policy: str = "propagate"
     mean = float(arr.mean())
     std = float(arr.std(ddof=1)) if n > 1 else float("nan")
     low, high = _t_interval(mean, std, n, confidence)
+    if bounds is not None:
+        if np.any((arr < bounds[0]) | (arr > bounds[1])):
+            raise InvalidDataError(f"values lie outside bounds {bounds}: {arr.tolist()}.")
+        low, high = _clip_interval(low, high, bounds)
     return {"mean": mean, "std": std, "ci_low": low, "ci_high": high, "n": n}
 
 
 def paired_difference(
-    treatment, control, confidence: float = 0.95, *, nan_policy: str = "propagate"
+    treatment, control, confidence: float = 0.95, *, nan_policy: str = "propagate",
+    bounds: tuple[float, float] | None = None,
 ) -> dict[str, float]:
     """Paired comparison of two arms over seeds: mean difference, t-interval, t-test.
 
@@ -142,6 +208,10 @@ def paired_difference(
         Coverage of the two-sided interval on the mean difference.
     nan_policy : {"propagate", "omit", "raise"}, default "propagate"
         What a pair holding NaN does: make every output NaN, be dropped, or raise.
+    bounds : (float, float) or None, default None
+        The range a difference cannot leave, e.g. ``(-1, 1)`` for two accuracies: the
+        t-interval is clipped to it (which never changes ``significant`` when the
+        bounds hold 0).
 
     Returns
     -------
@@ -165,6 +235,7 @@ def paired_difference(
     """
     confidence = _check_confidence(confidence)
     nan_policy = _check_nan_policy(nan_policy)
+    bounds = _check_bounds(bounds)
     t, c = check_paired(treatment, control, ("treatment", "control"), _as_vector, "values",
                         "pass one value per seed for both arms, in the same seed order.")
     nan = float("nan")
@@ -184,6 +255,8 @@ def paired_difference(
                 "significant": bool(mean != 0.0)}
     std = float(diff.std(ddof=1))
     low, high = _t_interval(mean, std, n, confidence)
+    if bounds is not None:
+        low, high = _clip_interval(low, high, bounds)
     t_stat = mean / (std / np.sqrt(n))
     p_value = float(2.0 * _st.t.sf(abs(t_stat), df=n - 1))
     return {"mean_diff": mean, "ci_low": low, "ci_high": high, "p_value": p_value, "n": n,
@@ -197,6 +270,7 @@ def summarize_frame(
     confidence: float = 0.95,
     *,
     nan_policy: str = "propagate",
+    bounds: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
     """:func:`summarize` per group of a tidy results table (one row per seed).
 
@@ -210,7 +284,7 @@ def summarize_frame(
     value_col : str or sequence of str
         The metric column(s) to summarise. With several, the result is long: one row
         per group and metric, with a ``metric`` column.
-    confidence, nan_policy
+    confidence, nan_policy, bounds
         As in :func:`summarize`.
 
     Returns
@@ -230,6 +304,7 @@ def summarize_frame(
     """
     confidence = _check_confidence(confidence)
     nan_policy = _check_nan_policy(nan_policy)
+    bounds = _check_bounds(bounds)
     if not isinstance(df, pd.DataFrame):
         raise InvalidDataError(f"df must be a pandas DataFrame, got {type(df).__name__}.")
     groups = [group_cols] if isinstance(group_cols, str) else list(group_cols)
@@ -251,7 +326,7 @@ def summarize_frame(
             if long:
                 row["metric"] = col
             row.update(summarize(part[col].to_numpy(dtype=np.float64), confidence,
-                                 nan_policy=nan_policy))
+                                 nan_policy=nan_policy, bounds=bounds))
             rows.append(row)
     columns = groups + (["metric"] if long else []) + ["mean", "std", "ci_low", "ci_high", "n"]
     return pd.DataFrame(rows, columns=columns)

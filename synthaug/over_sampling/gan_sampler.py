@@ -9,13 +9,15 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 
-from ..data.validation import check_labels
-from ..exceptions import ConfigError, InvalidDataError
+from ..data.validation import check_choice, check_float, check_labels
+from ..exceptions import ConfigError, InvalidDataError, LowQualityError
 from ..generators import ConditionalGAN
+from ..quality import assess_generator, holdout_split, resolve_fraction
 from .draw import append_synthetic, draw_synthetic
+from .select import DEFAULT_POOL_FACTOR, SELECTION_METHODS, pool_size, select_samples
 from .strategy import resolve_sampling_strategy
 
-__all__ = ["GANOverSampler"]
+__all__ = ["GANOverSampler", "low_quality_message"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +42,24 @@ class GANOverSampler(BaseEstimator):
         How to read a 2-D ``X`` of flattened images. None infers a square grayscale
         image when the number of features is a perfect square.
     random_state : int, numpy Generator or None
-        Seeds the generator's training (when ``generator`` is None) and the sampling.
+        Seeds the generator's training (when ``generator`` is None), the hold-back, the
+        quality gate and the sampling.
+    validation_fraction : "auto" or float in [0, 1), default "auto"
+        Share of each class's real rows held back from the generator to judge its
+        samples (:func:`~synthaug.quality.holdout_split`; "auto" is 0.2, with at least 2
+        rows per class kept for fitting). 0 disables the hold-back and the gate: the
+        generator is fitted on every row, as before the gate existed.
+    on_low_quality : {"raise", "warn", "ignore"}, default "raise"
+        What happens when the samples fail the gate (:func:`~synthaug.quality.judge`):
+        raise :class:`~synthaug.exceptions.LowQualityError`, log a warning, or nothing.
+    select : str or None, default None
+        Sample selection (:func:`~synthaug.over_sampling.select.select_samples`): draw a
+        pool of ``pool_factor`` times the requested count per class and keep the rows
+        that best cover the class's fitted real rows (``"coverage"``), match their mean
+        and covariance (``"covariance"``), or score highest with the discriminator
+        (``"critic"``); pixel space. None keeps the first draws (no pool).
+    pool_factor : float, default 4
+        Pool size per class relative to the requested count (with ``select``).
 
     Attributes
     ----------
@@ -48,6 +67,13 @@ class GANOverSampler(BaseEstimator):
         ``{class: number of samples added}``.
     generator_ : ConditionalGAN or None
         The fitted clone (None when no class needed new samples).
+    quality_ : QualityReport or None
+        The gate's numbers and verdict (None when the gate did not run: disabled, no
+        class needed samples, or no class had 3 rows to hold one back).
+    fit_idx_, held_idx_ : ndarray of int
+        Positions into ``X`` of the rows the generator was fitted on and of the rows
+        held back (empty when the gate is disabled). All rows, held ones too, are in
+        the output.
 
     Notes
     -----
@@ -61,17 +87,26 @@ class GANOverSampler(BaseEstimator):
     >>> ds = make_toy_images([12, 4], n_classes=2, random_state=0)
     >>> X = ds.images.reshape(len(ds), -1)  # flattened 8 x 8 images
     >>> gan = ConditionalGAN(epochs=1, width=8, random_state=0)
-    >>> X_res, y_res = GANOverSampler(generator=gan, random_state=0).fit_resample(X, ds.labels)
+    >>> sampler = GANOverSampler(generator=gan, random_state=0, on_low_quality="ignore")
+    >>> X_res, y_res = sampler.fit_resample(X, ds.labels)  # one epoch: the gate fails, ignored
     >>> X_res.shape, int((y_res == 1).sum())
     ((24, 64), 12)
+    >>> sampler.quality_.passed
+    False
     """
 
     def __init__(self, *, generator: ConditionalGAN | None = None, sampling_strategy="auto",
-                 image_shape: tuple[int, int, int] | None = None, random_state=None):
+                 image_shape: tuple[int, int, int] | None = None, random_state=None,
+                 validation_fraction="auto", on_low_quality: str = "raise", select: str | None = None,
+                 pool_factor: float = DEFAULT_POOL_FACTOR):
         self.generator = generator
         self.sampling_strategy = sampling_strategy
         self.image_shape = image_shape
         self.random_state = random_state
+        self.validation_fraction = validation_fraction
+        self.on_low_quality = on_low_quality
+        self.select = select
+        self.pool_factor = pool_factor
 
     # ------------------------------------------------------------------ layout helpers
     def _to_images(self, X) -> tuple[np.ndarray, dict[str, Any]]:
@@ -130,6 +165,11 @@ class GANOverSampler(BaseEstimator):
             raise ConfigError(
                 f"generator must be a ConditionalGAN or None, got {type(self.generator).__name__}."
             )
+        resolve_fraction(self.validation_fraction)
+        check_choice("on_low_quality", self.on_low_quality, ("raise", "warn", "ignore"))
+        if self.select is not None:
+            check_choice("select", self.select, SELECTION_METHODS)
+            check_float("pool_factor", self.pool_factor, 1.0)
         return images, layout, y
 
     def fit(self, X, y) -> "GANOverSampler":
@@ -138,13 +178,17 @@ class GANOverSampler(BaseEstimator):
         self.sampling_strategy_ = resolve_sampling_strategy(self.sampling_strategy, y)
         return self
 
-    def fit_resample(self, X, y, **fit_params) -> tuple[np.ndarray, np.ndarray]:
-        """Fit the generator on ``(X, y)`` and append synthetic rows.
+    def fit_resample(self, X, y, *, validation_data=None, **fit_params) -> tuple[np.ndarray, np.ndarray]:
+        """Fit the generator on ``(X, y)`` (less the held-back rows), gate it, append synthetic rows.
 
         Parameters
         ----------
         X : array-like of shape (N, C, H, W), (N, H, W) or (N, D)
         y : array-like of shape (N,)
+        validation_data : (X_val, y_val) or None
+            Real rows to judge the samples against instead of holding back rows of
+            ``X`` (the generator then fits on all of ``X``); same layout as ``X``.
+            Ignored when ``validation_fraction=0``.
         **fit_params
             Passed to the generator's ``fit`` (e.g. ``resume=True`` to continue from the
             generator's ``checkpoint_dir``).
@@ -152,30 +196,102 @@ class GANOverSampler(BaseEstimator):
         Returns
         -------
         X_resampled : ndarray of shape (N + n_new, ...)
-            ``X``'s layout and dtype; the first N rows are ``X`` unchanged, then the
-            synthetic rows, class by class in sorted class order.
+            ``X``'s layout and dtype; the first N rows are ``X`` unchanged (held-back
+            rows included), then the synthetic rows, class by class in sorted class order.
         y_resampled : ndarray of shape (N + n_new,)
+
+        Raises
+        ------
+        LowQualityError
+            With ``on_low_quality="raise"``, when the samples fail the gate.
         """
         images, layout, y = self._check(X, y)
         self.sampling_strategy_ = resolve_sampling_strategy(self.sampling_strategy, y)
         if not any(self.sampling_strategy_.values()):
             logger.info("GANOverSampler: every class already meets its target; nothing generated")
-            self.generator_ = None
+            self.generator_, self.quality_ = None, None
+            self.fit_idx_, self.held_idx_ = np.arange(len(y)), np.zeros(0, np.int64)
             return np.array(X, copy=True), y.copy()
-        X_syn, y_syn = self._fit_resample(images, y, **fit_params)
+        X_syn, y_syn = self._fit_resample(images, y, validation=self._check_validation(validation_data, y),
+                                          **fit_params)
         return append_synthetic(X, y, self._from_images(X_syn, layout), y_syn)
 
-    def _fit_resample(self, images: np.ndarray, y: np.ndarray, **fit_params) -> tuple[np.ndarray, np.ndarray]:
-        """Fit a clone of the generator and draw ``sampling_strategy_`` (checked inputs).
+    def fit_generator(self, X, y, *, validation_data=None, **fit_params) -> GANOverSampler:
+        """Hold back, fit and gate the generator, without drawing samples to add.
 
-        ``generator_`` is set before training, so a caller that catches an error from
-        ``fit`` (divergence) can still reach the generator and its last healthy state.
+        Sets ``generator_``, ``quality_``, ``fit_idx_`` and ``held_idx_`` as
+        :meth:`fit_resample` does (``synthaug train`` uses it); the parameters are
+        :meth:`fit_resample`'s.
+        """
+        images, _, y = self._check(X, y)
+        self._fit_and_gate(images, y, self._check_validation(validation_data, y), **fit_params)
+        return self
+
+    def _check_validation(self, validation_data, y: np.ndarray):
+        if validation_data is None or resolve_fraction(self.validation_fraction) == 0:
+            return None
+        X_val, y_val = validation_data
+        images, _ = self._to_images(X_val)
+        return images, check_labels(y_val, images.shape[0], "validation_data labels").astype(y.dtype, copy=False)
+
+    def _fit_resample(self, images: np.ndarray, y: np.ndarray, validation=None,
+                      **fit_params) -> tuple[np.ndarray, np.ndarray]:
+        """Fit and gate a clone of the generator, then draw ``sampling_strategy_`` (checked inputs).
 
         Shape
         -----
         images : ``(N, C, H, W)`` float32; returns ``X_syn (n_new, C, H, W)``, ``y_syn (n_new,)``.
         """
+        self._fit_and_gate(images, y, validation, **fit_params)
+        if self.select is None or self.select == "none":
+            return draw_synthetic(self.generator_, self.sampling_strategy_, self.random_state)
+        # Over-generate, then keep the subset that best serves the fitted real rows
+        # (never the held-back rows: they judge the result).
+        pool_X, pool_y = draw_synthetic(self.generator_, pool_size(self.sampling_strategy_, self.pool_factor),
+                                        self.random_state)
+        return select_samples(pool_X, pool_y, self.sampling_strategy_, method=self.select,
+                              real_X=images[self.fit_idx_], real_y=y[self.fit_idx_],
+                              critic=getattr(self.generator_, "discriminator_scores", None),
+                              random_state=self.random_state)
+
+    def _fit_and_gate(self, images: np.ndarray, y: np.ndarray, validation, **fit_params) -> None:
+        """Hold back rows (or use ``validation``), fit a clone of the generator on the rest, gate it.
+
+        ``generator_`` is set before training, so a caller that catches an error from
+        ``fit`` (divergence) can still reach the generator and its last healthy state.
+        """
+        fraction = resolve_fraction(self.validation_fraction)
+        if validation is not None:
+            fit_idx, held_idx = np.arange(len(y)), np.zeros(0, np.int64)
+            X_held, y_held = validation
+        else:
+            fit_idx, held_idx = holdout_split(y, fraction, random_state=self.random_state)
+            X_held, y_held = images[held_idx], y[held_idx]
+        self.fit_idx_, self.held_idx_, self.quality_ = fit_idx, held_idx, None
         base = self.generator if self.generator is not None else ConditionalGAN(random_state=self.random_state)
         self.generator_ = clone(base)
-        self.generator_.fit(images, y, **fit_params)
-        return draw_synthetic(self.generator_, self.sampling_strategy_, self.random_state)
+        X_fit, y_fit = images[fit_idx], y[fit_idx]
+        self.generator_.fit(X_fit, y_fit, **fit_params)
+        if fraction == 0:
+            return
+        if len(y_held) == 0:
+            logger.warning("GANOverSampler: no class has 3 rows, so none could be held back; the "
+                           "samples' quality was not checked.")
+            return
+        self.quality_ = assess_generator(self.generator_, X_fit, y_fit, X_held, y_held,
+                                         random_state=self.random_state, device=self.generator_.device)
+        if self.quality_.passed or self.on_low_quality == "ignore":
+            return
+        message = low_quality_message(self.quality_)
+        if self.on_low_quality == "raise":
+            raise LowQualityError(
+                f"{message} Train longer (more steps), or pass on_low_quality='warn' to use the "
+                "samples anyway; the fitted generator and the report are in generator_ and quality_."
+            )
+        logger.warning("GANOverSampler: %s", message)
+
+
+def low_quality_message(report) -> str:
+    """What failed, in one paragraph (the CLI and the sampler share it)."""
+    return "the synthetic samples failed the quality gate: " + " ".join(
+        r for r in report.reasons if not r.startswith("note:")) + f" ({report.caption()})"

@@ -22,12 +22,16 @@ def _train_mlp(images: np.ndarray, labels: np.ndarray, seed: int = 0) -> nn.Modu
             nn.init.normal_(p, 0.0, 0.1, generator=gen)
     x, y = torch.tensor(images), torch.tensor(labels)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(60):
-        idx = torch.randperm(len(x), generator=gen)
-        loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    # Dropout draws from torch's global RNG: fork and seed it, so the trained model does
+    # not depend on what other test modules drew at import time.
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        for _ in range(60):
+            idx = torch.randperm(len(x), generator=gen)
+            loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
     model.eval()
     for p in model.parameters():
         p.grad = None

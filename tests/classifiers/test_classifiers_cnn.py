@@ -313,3 +313,52 @@ def test_breastmnist_accuracy_is_stable_across_seeds(shared_data):
     assert min(accs) >= 0.8, accs
     assert max(accs) - min(accs) <= 0.06, accs
     assert min(aucs) >= 0.82, aucs
+
+
+# ------------------------------------------------------------------ sample_weight
+def test_equal_sample_weights_train_exactly_as_none(toy_train, fitted_cnn):
+    X, y = toy_train.images, toy_train.labels
+    for w in (np.ones(len(y)), np.full(len(y), 2.5)):  # only ratios matter
+        clf = CNNClassifier(random_state=0, **FAST).fit(X, y, sample_weight=w)
+        for a, b in zip(clf.model_.state_dict().values(), fitted_cnn.model_.state_dict().values()):
+            assert torch.equal(a, b)
+        np.testing.assert_array_equal(clf.history_["loss"], fitted_cnn.history_["loss"])
+
+
+@pytest.mark.parametrize("name", ["cnn", "logreg", "random_forest"])
+def test_zero_weight_on_a_class_unlearns_it(name, toy_train, toy_test):
+    from synthaug.classifiers import make_classifier
+
+    params = FAST if name == "cnn" else {"n_estimators": 20} if name == "random_forest" else {}
+    X, y = toy_train.images, toy_train.labels
+    w = np.where(y == 2, 0.0, 1.0)
+    plain = make_classifier(name, random_state=0, **params).fit(X, y)
+    weighted = make_classifier(name, random_state=0, **params).fit(X, y, sample_weight=w)
+    is2 = toy_test.labels == 2
+    assert np.mean(plain.predict(toy_test.images[is2]) == 2) > 0.9
+    assert np.mean(weighted.predict(toy_test.images[is2]) == 2) < 0.2
+    # the other classes are still learned
+    assert np.mean(weighted.predict(toy_test.images[~is2]) == toy_test.labels[~is2]) > 0.8
+
+
+def test_batches_of_rows_weighed_0_are_no_division_by_zero(toy_train):
+    # Batches of 4 out of 60 rows, two thirds weighed 0: many batches hold only rows weighed
+    # 0. Normalising by the whole set's mean weight (not the batch's) keeps the loss finite.
+    X, y = toy_train.images, toy_train.labels
+    w = (y == 0).astype(float)
+    clf = CNNClassifier(random_state=0, epochs=2, width=4, batch_size=4).fit(X, y, sample_weight=w)
+    assert np.isfinite(clf.history_["loss"]).all()
+
+
+@pytest.mark.parametrize("weights, bad", [
+    (np.ones(5), "shape \\(5,\\)"),
+    (-np.ones(60), "a negative weight \\(-1\\)"),
+    (np.zeros(60), "all 0"),
+    (np.r_[np.nan, np.ones(59)], "a NaN or infinite weight"),
+    (np.array(["a"] * 60), "dtype <U1"),
+])
+def test_bad_sample_weight_is_refused_with_a_clear_message(weights, bad, toy_train):
+    X, y = toy_train.images, toy_train.labels
+    with pytest.raises(InvalidDataError, match=f"sample_weight must be 60 finite numbers >= 0, not all 0 "
+                                               f"\\(one per image\\); got {bad}. Pass None"):
+        CNNClassifier(epochs=1, width=4).fit(X, y, sample_weight=weights)

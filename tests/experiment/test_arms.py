@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
 from synthaug.experiment import ALL_ARMS, ARMS, ExperimentConfig, run_experiment
-from synthaug.experiment.arms import Arm, ArmInputs, draw_name, smote, synthetic_counts, training_set, with_added
+from synthaug.experiment.arms import (
+    Arm,
+    ArmInputs,
+    draw_name,
+    sample_weights,
+    smote,
+    synthetic_counts,
+    training_set,
+    with_added,
+)
 
 CFG = ExperimentConfig(ratios=(0.5, 2.0), mix_ratio=1.0, classic_copies=2, robustness=True)
 
@@ -38,14 +48,14 @@ def test_table_order_and_flags():
 
 
 @pytest.mark.parametrize("arm, grid, reported", [
-    ("real", (None,), [0.0]),
+    ("real", (None,), [math.nan]),
     ("classic", (None,), [2.0]),
     ("smote", (1.0,), [1.0]),
     ("gan", (0.5, 2.0), [0.5, 2.0]),
     ("gan_balance", (None,), [math.nan]),
     ("gan_classic", (1.0,), [1.0]),
     ("tstr", (1.0,), [1.0]),
-    ("adv_real", (None,), [0.0]),
+    ("adv_real", (None,), [math.nan]),
     ("adv_gan", (1.0,), [1.0]),
 ])
 def test_grid_and_reported_ratio(arm, grid, reported):
@@ -72,6 +82,35 @@ def test_training_sets(arm, ratio, n_rows, n_added):
     assert len(y) == n_rows and n_syn == n_added
     if arm != "tstr":
         np.testing.assert_array_equal(X[:6], inputs(ratio).X)  # real rows first
+
+
+@pytest.mark.parametrize("arm", [n for n, a in ARMS.items() if a.needs_generator])
+def test_generator_arms_put_the_drawn_rows_last(arm):
+    # sample_weights relies on it: the drawn set is the tail of every generator arm's set.
+    inp = inputs(ARMS[arm].grid(CFG)[0])
+    X, y, _ = training_set(arm, inp)
+    drawn_X, drawn_y = inp.drawn()
+    np.testing.assert_array_equal(X[len(X) - len(drawn_X):], drawn_X)
+    np.testing.assert_array_equal(y[len(y) - len(drawn_y):], drawn_y)
+
+
+@pytest.mark.parametrize("arm, ratio, n_real", [("gan", 2.0, 6), ("gan_balance", None, 6),
+                                                ("gan_classic", 1.0, 18), ("adv_gan", 1.0, 6)])
+def test_sample_weights_weigh_the_drawn_rows(arm, ratio, n_real):
+    inp = dataclasses.replace(inputs(ratio), config=CFG.replace(synthetic_weight=0.25))
+    n_rows = len(training_set(arm, inp)[0])
+    w = sample_weights(arm, inp, n_rows)
+    assert w.shape == (n_rows,) and w.mean() == pytest.approx(1.0)
+    np.testing.assert_allclose(w[n_real:], 0.25 * w[0])  # classic copies count as real rows
+    np.testing.assert_array_equal(w[:n_real], w[0])
+
+
+def test_sample_weights_are_none_when_every_row_weighs_the_same():
+    weighted = CFG.replace(synthetic_weight=3.0)
+    assert sample_weights("gan", inputs(2.0), 18) is None  # synthetic_weight = 1 (the default)
+    for arm, ratio, n in (("real", None, 6), ("classic", None, 18), ("smote", 1.0, 12), ("tstr", 1.0, 6)):
+        assert sample_weights(arm, dataclasses.replace(inputs(ratio), config=weighted), n) is None, arm
+    assert sample_weights("gan", dataclasses.replace(inputs(2.0), config=weighted), 18) is not None
 
 
 def test_generator_arms_are_skipped_without_their_synthetic_set():

@@ -182,3 +182,23 @@ def test_robustness_spec_is_built_once_from_the_robust_fields(tmp_path):
     assert spec.attacks == cfg.robust_attacks and spec.corruptions == cfg.robust_corruptions
     assert cfg.replace(robust_pgd_steps=5).robustness_spec.pgd_steps == 5
     assert "robustness_spec" not in cfg.to_dict()
+
+
+def test_synthetic_weight_from_a_recipe_and_overrides(tmp_path):
+    assert ExperimentConfig().synthetic_weight == 1.0  # default: train without weights
+    cfg = ExperimentConfig.from_toml(write(tmp_path, "synthetic_weight = '1/2'\n" + RECIPE))
+    assert cfg.synthetic_weight == 0.5 and cfg.to_dict()["synthetic_weight"] == 0.5
+    assert ExperimentConfig.from_toml(write(tmp_path, RECIPE), synthetic_weight=2).synthetic_weight == 2.0
+
+
+@pytest.mark.parametrize("value, message", [
+    ("0", "must be a finite number > 0, got 0.0"),
+    ("-1.5", "must be a finite number > 0, got -1.5"),
+    ("inf", "must be a finite number > 0, got inf"),
+    ("true", "expected a number, got True"),
+    ("[0.5, 1]", "expected a number or a fraction like '8/255', got \\[0.5, 1\\]"),
+])
+def test_bad_synthetic_weight_names_key_and_file(tmp_path, value, message):
+    path = write(tmp_path, f"synthetic_weight = {value}\n" + RECIPE)
+    with pytest.raises(ConfigError, match=f"recipe.toml: synthetic_weight: {message}"):
+        ExperimentConfig.from_toml(path)

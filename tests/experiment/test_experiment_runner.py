@@ -51,7 +51,7 @@ def test_results_have_one_row_per_seed_arm_ratio_size_classifier():
     assert (gan.loc[gan["ratio"] == 2.0, "n_train_synthetic"] == 24).all()
     smote = r[(r["arm"] == "smote") & (r["train_size"] == "4")]
     assert (smote["n_train_synthetic"] == 12).all()  # as many as the ratio-1 GAN arm
-    assert r[r["arm"] == "real"]["ratio"].eq(0.0).all()
+    assert r[r["arm"] == "real"]["ratio"].isna().all()  # the real-only arm has no ratio
     assert r["accuracy"].between(0, 1).all() and r["roc_auc"].notna().all()
     # summary: one row per condition and metric, paired with real
     s = report.summary
@@ -163,6 +163,37 @@ def test_quality_and_memorisation_tables():
     assert report.sample_grids["all"].dtype == np.uint8
     assert report.neighbour_grids["all"].ndim == 3
     assert not report.gan_history.empty and {"seed", "train_size", "epoch"} <= set(report.gan_history.columns)
+    # the real gate judged the generator against the real reference; real rows carry no verdict
+    assert {f"reference_{n}" for n in ("precision", "recall", "trts_accuracy")} <= set(q.columns)
+    assert q["gate_passed"].map(type).eq(bool).all() and q["gate_passed"].nunique() == 1
+    assert report.results["gate_passed"].isna().all() and report.results["synthetic_weight"].isna().all()
+
+
+def test_results_carry_the_gate_verdict_of_their_generator(monkeypatch):
+    verdicts = iter([(True, []), (False, ["recall 0.01 < 0.2", "note: noisy"])])  # seed 0, then seed 1
+    monkeypatch.setattr(jobs_mod, "judge", lambda metrics, reference, n_classes: next(verdicts))
+    cfg = ExperimentConfig(seeds=(0, 1), arms=("real", "gan", "tstr"), ratios=(1.0,), classifiers=("logreg",),
+                           quality=True, synthetic_weight=0.5, **TINY)
+    report = run_experiment(toy(10), cfg)
+    r = report.results.set_index(["seed", "arm"])
+    assert r.columns[-3:].tolist() == ["synthetic_weight", "gate_passed", "gate_reasons"]
+    for arm in ("gan", "tstr"):
+        assert r.loc[(0, arm), "gate_passed"] is True and r.loc[(0, arm), "gate_reasons"] == ""
+        assert r.loc[(1, arm), "gate_passed"] is False
+        assert r.loc[(1, arm), "gate_reasons"] == "recall 0.01 < 0.2; note: noisy"
+        assert r.loc[(0, arm), "synthetic_weight"] == 0.5
+    assert r.loc[(0, "real"), ["synthetic_weight", "gate_passed", "gate_reasons"]].isna().all()
+    q = report.quality.groupby("seed")[["gate_passed", "gate_reasons"]].first()
+    assert q.loc[0].tolist() == [True, ""] and q.loc[1].tolist() == [False, "recall 0.01 < 0.2; note: noisy"]
+
+
+def test_without_the_quality_check_the_gate_is_not_checked(monkeypatch):
+    monkeypatch.setattr(jobs_mod, "judge", lambda *a: pytest.fail("judge called with quality off"))
+    cfg = ExperimentConfig(seeds=(0,), arms=("real", "gan"), ratios=(1.0,), classifiers=("logreg",),
+                           quality=False, **TINY)
+    r = run_experiment(toy(10), cfg).results
+    assert r["gate_passed"].isna().all() and r["gate_reasons"].isna().all()
+    assert r.loc[r["arm"] == "gan", "synthetic_weight"].eq(1.0).all()
 
 
 def test_smote_is_skipped_with_a_warning_without_imblearn(monkeypatch, caplog):

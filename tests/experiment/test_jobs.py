@@ -5,9 +5,12 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from synthaug.experiment import jobs
 from synthaug.experiment.jobs import classify, prepare
+from synthaug.metrics import fidelity_report
 from synthaug.seeding import derive_seed
 
 
@@ -68,3 +71,83 @@ def test_sklearn_models_without_a_cnn_get_corruption_scores_only(tiny_config, to
     (df,) = robust
     assert set(df["kind"]) == {"corruption"} and set(df["perturbation"]) == {"contrast"}
     assert (df["arm"] == "real").all() and (df["classifier"] == "logreg").all() and (df["n"] == 6).all()
+
+
+def fit_spy(monkeypatch):
+    """Record the keyword arguments of every downstream classifier's ``fit``."""
+    calls = []
+    real_make = jobs.make_classifier
+
+    def make(name, config, random_state, **kw):
+        clf = real_make(name, config, random_state, **kw)
+        fit = clf.fit
+
+        def spy(X, y, **fit_kw):
+            calls.append((name, len(X), fit_kw, clf))
+            return fit(X, y, **fit_kw)
+
+        clf.fit = spy
+        return clf
+
+    monkeypatch.setattr(jobs, "make_classifier", make)
+    return calls
+
+
+def test_classify_weighs_synthetic_rows_only_when_asked(monkeypatch, tiny_config, toy3):
+    X, y, Xt, yt = split(toy3(10))
+    syn = {"ratio=1.0": (1 - X, y.copy())}  # stand-in synthetic rows
+    calls = fit_spy(monkeypatch)
+    cfg = tiny_config.replace(classifiers=("logreg", "random_forest"))
+    plain, _ = classify(0, "all", "gan", 1.0, X, y, syn, Xt, yt, np.arange(6), 3, cfg)
+    assert [c[2] for c in calls] == [{}, {}]  # weight 1: fitted exactly as before
+    plain_coef = calls[0][3].steps[-1][1].coef_
+    assert [r["synthetic_weight"] for r in plain] == [1.0, 1.0]
+    calls.clear()
+    weighted, _ = classify(0, "all", "gan", 1.0, X, y, syn, Xt, yt, np.arange(6), 3,
+                           cfg.replace(synthetic_weight=0.25))
+    (_, n, kw, logreg), _ = calls
+    w = kw["sample_weight"]
+    assert n == 48 and w.mean() == pytest.approx(1.0)
+    np.testing.assert_allclose(w[24:], 0.25 * w[:24])  # the synthetic rows come after the real ones
+    assert [r["synthetic_weight"] for r in weighted] == [0.25, 0.25]
+    assert not np.allclose(logreg.steps[-1][1].coef_, plain_coef)  # the weights reach the model
+    calls.clear()
+    (real_row,), _ = classify(0, "all", "real", None, X, y, {}, Xt, yt, np.arange(6), 3,
+                              tiny_config.replace(synthetic_weight=0.25))
+    assert calls[0][2] == {} and np.isnan(real_row["synthetic_weight"])
+
+
+def test_gate_verdict_gets_the_samples_and_the_real_reference(monkeypatch):
+    seen = {}
+
+    def judge(metrics, reference, n_classes):
+        seen.update(metrics=metrics, reference=reference, n_classes=n_classes)
+        return False, ["recall too low", "note: tiny"]
+
+    monkeypatch.setattr(jobs, "judge", judge)
+    names = ("trts_accuracy", "precision", "recall", "density", "coverage", "frechet_distance")
+    table = pd.DataFrame({"class": ["all", "0"], "n_real": [40, 20],
+                          **{n: [i / 10, 9.0] for i, n in enumerate(names)},
+                          **{f"reference_{n}": [0.5 + i / 100, 9.0] for i, n in enumerate(names)}})
+    assert jobs.gate_verdict(table, 4) == {"passed": False, "reasons": ["recall too low", "note: tiny"]}
+    assert seen["n_classes"] == 4
+    assert seen["metrics"] == {**{n: i / 10 for i, n in enumerate(names)}, "n_real": 40}
+    assert seen["reference"]["accuracy"] == seen["reference"]["trts_accuracy"] == 0.5
+    assert seen["reference"]["recall"] == 0.52 and seen["reference"]["precision"] == 0.51
+
+
+def test_prepare_adds_reference_numbers_and_the_verdict(monkeypatch, tiny_config, toy3):
+    monkeypatch.setattr(jobs, "judge", lambda m, r, k: (m["trts_accuracy"] >= 2, ["TRTS low", "note: x"]))
+    X, y, Xt, yt = split(toy3(10))
+    cfg = tiny_config.replace(arms=("gan",), ratios=(1.0,), quality=True, quality_max_samples=30)
+    out = prepare(0, "all", X, y, Xt, yt, 3, cfg, ("real", "gan"), False)
+    q = out["quality"]
+    assert out["gate"] == {"passed": False, "reasons": ["TRTS low", "note: x"]}
+    assert (q["gate_passed"] == False).all() and (q["gate_reasons"] == "TRTS low; note: x").all()
+    ref = q.set_index("class")
+    # the reference is the real training rows against the test rows, in the same feature space
+    cnn = jobs.make_classifier("cnn", cfg, derive_seed(0, "quality_cnn", "all", bits=32)).fit(X, y)
+    assert ref.loc["all", "reference_trts_accuracy"] == np.mean(cnn.predict(Xt) == yt)
+    assert ref.loc["all", "reference_precision"] == fidelity_report(
+        cnn.transform(Xt), yt, cnn.transform(X), y, k=5).loc[0, "precision"]
+    assert not prepare(0, "all", X, y, Xt, yt, 3, cfg.replace(quality=False), ("real", "gan"), False)["gate"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from synthaug.seeding import torch_generator
 from synthaug.generators import ConditionalGAN
@@ -104,3 +105,34 @@ def test_losses_hand_computed():
     assert discriminator_loss(real, fake, "bce").item() == pytest.approx(expected_d, rel=1e-5)
     # non-saturating: -log sigmoid(fake)
     assert generator_loss(fake, "bce").item() == pytest.approx(np.mean([softplus(2.0), softplus(-0.5)]), rel=1e-5)
+
+
+# ----------------------------------------------------------------------- conditional BatchNorm
+@pytest.mark.parametrize("shape", [(1, 8, 8), (3, 16, 16)])
+def test_conditional_norm_generator(shape):
+    def build(**kw):
+        return build_generator("dcgan", latent_dim=8, n_classes=3, image_shape=shape, width=4,
+                               generator=torch_generator(0), device=CPU, **kw)
+
+    plain, explicit, cond = build(), build(conditional_norm=False), build(conditional_norm=True)
+    a, b = plain.state_dict(), explicit.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert "body.0.gain.weight" in cond.state_dict() and "body.0.weight" not in cond.state_dict()
+    assert torch.equal(cond.project.weight, plain.project.weight)  # built in the same order up to the norms
+    with torch.no_grad():  # make the class code matter only through the norms
+        cond.project.weight[:, 8:] = 0
+        for m in cond.modules():
+            if isinstance(m, nn.Linear) and m is not cond.project:
+                m.weight.normal_(0, 1, generator=torch_generator(1))
+    z = torch.randn(1, 8, generator=torch_generator(2)).repeat(4, 1)
+    cond.eval()
+    x = cond(z, torch.tensor([0, 1, 2, 0]))
+    assert x.shape == (4, *shape) and 0 <= x.min() and x.max() <= 1
+    assert torch.equal(x[0], x[3]) and not torch.equal(x[0], x[1])
+
+
+@pytest.mark.parametrize("model, n_classes", [("vanilla", 3), ("dcgan", 0)])
+def test_conditional_norm_needs_a_conditional_dcgan(model, n_classes):
+    with pytest.raises(ValueError, match="conditional_norm"):
+        build_generator(model, latent_dim=8, n_classes=n_classes, image_shape=(1, 8, 8), width=4,
+                        generator=torch_generator(0), device=CPU, conditional_norm=True)

@@ -11,6 +11,7 @@ from scipy import stats
 
 from synthaug.exceptions import ConfigError, InvalidDataError
 from synthaug.metrics import paired_difference, summarize, summarize_frame
+from synthaug.metrics.stats import MIN_SEEDS, UNIT_BOUNDS, interval_note
 
 
 def test_summarize_matches_hand_computed_t_interval():
@@ -177,3 +178,51 @@ def test_summarize_frame_no_groups_and_missing_column():
     assert len(out) == 1 and out["n"].iloc[0] == 6
     with pytest.raises(InvalidDataError, match=r"columns \['acc'\] are not in the table; available"):
         summarize_frame(_results_frame(), "arm", "acc")
+
+
+# --------------------------------------------------------------- bounded intervals
+@pytest.mark.parametrize("values", [[0.98, 1.0], [0.97, 0.99, 1.0], [0.995, 1.0, 1.0]])
+def test_bounded_interval_stays_in_unit_range_near_one(values):
+    plain = summarize(values)
+    assert plain["ci_high"] > 1.0  # the plain t-interval leaves [0, 1]: the case to fix
+    s = summarize(values, bounds=UNIT_BOUNDS)
+    assert 0.0 <= s["ci_low"] <= s["mean"] <= s["ci_high"] <= 1.0
+    # The t-interval intersected with the bounds: same coverage, no impossible values.
+    assert s["ci_low"] == pytest.approx(max(plain["ci_low"], 0.0))
+    assert s["ci_high"] == 1.0
+    assert s["mean"] == pytest.approx(plain["mean"]) and s["std"] == pytest.approx(plain["std"])
+
+
+def test_bounded_interval_near_zero_and_wide_two_seed_spread():
+    s = summarize([0.0, 0.02], bounds=UNIT_BOUNDS)
+    assert s["ci_low"] == 0.0 and 0.02 < s["ci_high"] < 1.0
+    wide = summarize([0.08, 0.95], bounds=UNIT_BOUNDS)  # a t quantile of 12.7: all of [0, 1]
+    assert (wide["ci_low"], wide["ci_high"]) == (0.0, 1.0)
+    inside = summarize([0.80, 0.82, 0.84], bounds=UNIT_BOUNDS)  # far from the bounds: unchanged
+    assert (inside["ci_low"], inside["ci_high"]) == pytest.approx((0.7703172, 0.8696828))
+
+
+def test_bounded_interval_checks_its_input():
+    with pytest.raises(InvalidDataError, match="outside bounds"):
+        summarize([0.5, 1.2], bounds=UNIT_BOUNDS)
+    with pytest.raises(ConfigError, match="low < high"):
+        summarize([0.5, 0.6], bounds=(1.0, 0.0))
+    with pytest.raises(ConfigError, match="pair"):
+        summarize([0.5, 0.6], bounds=1.0)
+    out = summarize_frame(_results_frame(), "arm", "accuracy", bounds=UNIT_BOUNDS)
+    assert (out["ci_high"] <= 1.0).all() and (out["ci_low"] >= 0.0).all()
+
+
+def test_paired_difference_is_clipped_to_its_bounds():
+    plain = paired_difference([0.95, 0.10], [0.05, 0.90])
+    assert plain["ci_low"] < -1.0 and plain["ci_high"] > 1.0
+    d = paired_difference([0.95, 0.10], [0.05, 0.90], bounds=(-1.0, 1.0))
+    assert (d["ci_low"], d["ci_high"]) == (-1.0, 1.0)
+    assert d["mean_diff"] == pytest.approx(plain["mean_diff"]) and d["p_value"] == plain["p_value"]
+
+
+def test_interval_note_flags_fewer_than_three_seeds():
+    assert MIN_SEEDS == 3
+    assert interval_note(2) == "2 seeds: intervals not informative; add seeds (3 or more)"
+    assert "1 seed:" in interval_note(1)
+    assert interval_note(3) == "" and interval_note(10) == ""

@@ -1,4 +1,9 @@
-"""GANOverSampler: counts, row order, layouts and dtypes, cloning, imblearn Pipeline."""
+"""GANOverSampler: counts, row order, layouts and dtypes, cloning, imblearn Pipeline, quality gate.
+
+The tests of the sampling mechanics pass ``validation_fraction=0`` (no hold-back, no gate:
+the behaviour before the gate existed, pinned value for value); the gate's own tests are at
+the end.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ def imbalanced():
 
 def test_auto_balances_and_keeps_real_rows_first(imbalanced):
     X, y = imbalanced
-    sampler = GANOverSampler(generator=tiny_gan(), random_state=0)
+    sampler = GANOverSampler(validation_fraction=0, generator=tiny_gan(), random_state=0)
     X_res, y_res = sampler.fit_resample(X, y)
     assert sampler.sampling_strategy_ == {0: 0, 1: 8, 2: 4}
     assert X_res.shape == (36, 1, 8, 8) and X_res.dtype == np.float32
@@ -39,7 +44,7 @@ def test_auto_balances_and_keeps_real_rows_first(imbalanced):
 
 def test_dict_strategy_and_determinism(imbalanced):
     X, y = imbalanced
-    make = lambda: GANOverSampler(generator=tiny_gan(), sampling_strategy={1: 6}, random_state=3)  # noqa: E731
+    make = lambda: GANOverSampler(validation_fraction=0, generator=tiny_gan(), sampling_strategy={1: 6}, random_state=3)  # noqa: E731
     X1, y1 = make().fit_resample(X, y)
     X2, y2 = make().fit_resample(X, y)
     assert len(y1) == 26 and y1[24:].tolist() == [1, 1]
@@ -49,7 +54,7 @@ def test_dict_strategy_and_determinism(imbalanced):
 def test_generator_is_cloned_not_mutated(imbalanced):
     X, y = imbalanced
     gan = tiny_gan()
-    sampler = GANOverSampler(generator=gan, random_state=0)
+    sampler = GANOverSampler(validation_fraction=0, generator=gan, random_state=0)
     sampler.fit_resample(X, y)
     assert not hasattr(gan, "generators_")
     assert sampler.generator_ is not gan
@@ -68,7 +73,7 @@ def test_default_generator_uses_random_state(imbalanced, monkeypatch):
         return real_fit(self, X, y, **kw)
 
     monkeypatch.setattr(ConditionalGAN, "fit", fit)
-    GANOverSampler(random_state=11, sampling_strategy="minority").fit_resample(X, y)
+    GANOverSampler(validation_fraction=0, random_state=11, sampling_strategy="minority").fit_resample(X, y)
     assert seen["random_state"] == 11 and seen["model"] == "dcgan"
 
 
@@ -81,7 +86,7 @@ def test_layouts_and_dtypes_round_trip(imbalanced, layout, dtype):
     else:
         Xin = X.astype(dtype)
     Xin = {"nchw": Xin, "nhw": Xin[:, 0], "flat": Xin.reshape(len(Xin), -1)}[layout]
-    X_res, y_res = GANOverSampler(generator=tiny_gan(), sampling_strategy="minority").fit_resample(Xin, y)
+    X_res, y_res = GANOverSampler(validation_fraction=0, generator=tiny_gan(), sampling_strategy="minority").fit_resample(Xin, y)
     assert X_res.dtype == Xin.dtype
     assert X_res.shape == (len(Xin) + 8, *Xin.shape[1:])
     np.testing.assert_array_equal(X_res[: len(Xin)], Xin)
@@ -96,10 +101,10 @@ def test_flat_rgb_needs_image_shape(imbalanced):
     rgb = np.repeat(X, 3, axis=1)  # (24, 3, 8, 8)
     flat = rgb.reshape(len(rgb), -1)  # 192 features: not a square
     with pytest.raises(ConfigError, match="192 features, which is not a square grayscale image"):
-        GANOverSampler(generator=tiny_gan()).fit_resample(flat, y)
+        GANOverSampler(validation_fraction=0, generator=tiny_gan()).fit_resample(flat, y)
     with pytest.raises(ConfigError, match=r"image_shape=\(3, 4, 4\) does not fit X's 192 features"):
-        GANOverSampler(generator=tiny_gan(), image_shape=(3, 4, 4)).fit_resample(flat, y)
-    X_res, _ = GANOverSampler(generator=tiny_gan(), image_shape=(3, 8, 8),
+        GANOverSampler(validation_fraction=0, generator=tiny_gan(), image_shape=(3, 4, 4)).fit_resample(flat, y)
+    X_res, _ = GANOverSampler(validation_fraction=0, generator=tiny_gan(), image_shape=(3, 8, 8),
                               sampling_strategy={1: 5}).fit_resample(flat, y)
     assert X_res.shape == (25, 192)
 
@@ -107,16 +112,16 @@ def test_flat_rgb_needs_image_shape(imbalanced):
 def test_bad_inputs(imbalanced):
     X, y = imbalanced
     with pytest.raises(InvalidDataError, match="X has dtype int64; expected float values in"):
-        GANOverSampler().fit_resample(X.astype(np.int64), y)
+        GANOverSampler(validation_fraction=0, ).fit_resample(X.astype(np.int64), y)
     with pytest.raises(InvalidDataError, match="y has shape"):
-        GANOverSampler().fit_resample(X, y[:-1])
+        GANOverSampler(validation_fraction=0, ).fit_resample(X, y[:-1])
     with pytest.raises(ConfigError, match="generator must be a ConditionalGAN or None, got str"):
-        GANOverSampler(generator="dcgan").fit_resample(X, y)
+        GANOverSampler(validation_fraction=0, generator="dcgan").fit_resample(X, y)
 
 
 def test_nothing_to_add_returns_copy(imbalanced):
     X, y = imbalanced
-    sampler = GANOverSampler(generator=tiny_gan(), sampling_strategy={0: 12})
+    sampler = GANOverSampler(validation_fraction=0, generator=tiny_gan(), sampling_strategy={0: 12})
     X_res, y_res = sampler.fit_resample(X, y)
     assert sampler.generator_ is None
     np.testing.assert_array_equal(X_res, X)
@@ -125,7 +130,7 @@ def test_nothing_to_add_returns_copy(imbalanced):
 
 def test_fit_resolves_strategy_without_training(imbalanced):
     X, y = imbalanced
-    sampler = GANOverSampler(generator=tiny_gan()).fit(X, y)
+    sampler = GANOverSampler(validation_fraction=0, generator=tiny_gan()).fit(X, y)
     assert sampler.sampling_strategy_ == {0: 0, 1: 8, 2: 4}
     assert not hasattr(sampler, "generator_")
 
@@ -137,7 +142,7 @@ def test_in_imblearn_pipeline(imbalanced):
     X, y = imbalanced
     flat = X.reshape(len(X), -1)
     pipe = pipeline.Pipeline([
-        ("gan", GANOverSampler(generator=tiny_gan(), random_state=0)),
+        ("gan", GANOverSampler(validation_fraction=0, generator=tiny_gan(), random_state=0)),
         ("clf", LogisticRegression(max_iter=500)),
     ])
     pipe.fit(flat, y)
@@ -151,7 +156,7 @@ def test_synthetic_rows_are_draw_synthetic_rows(imbalanced):
     from synthaug.over_sampling import draw_synthetic
 
     X, y = imbalanced
-    sampler = GANOverSampler(generator=tiny_gan(), random_state=4)
+    sampler = GANOverSampler(validation_fraction=0, generator=tiny_gan(), random_state=4)
     X_res, y_res = sampler.fit_resample(X, y)
     X_syn, y_syn = draw_synthetic(sampler.generator_, sampler.sampling_strategy_, 4)
     np.testing.assert_array_equal(X_res[len(X):], X_syn)
@@ -161,9 +166,62 @@ def test_synthetic_rows_are_draw_synthetic_rows(imbalanced):
 def test_fit_params_reach_the_generator(imbalanced, tmp_path):
     X, y = imbalanced
     with pytest.raises(ConfigError, match="resume=True but there is no checkpoint"):
-        GANOverSampler(generator=tiny_gan(checkpoint_dir=tmp_path)).fit_resample(X, y, resume=True)
-    ref = GANOverSampler(generator=tiny_gan(epochs=2), random_state=0).fit_resample(X, y)
-    GANOverSampler(generator=tiny_gan(checkpoint_dir=tmp_path, epochs=1), random_state=0).fit_resample(X, y)
-    resumed = GANOverSampler(generator=tiny_gan(checkpoint_dir=tmp_path, epochs=2),
+        GANOverSampler(validation_fraction=0, generator=tiny_gan(checkpoint_dir=tmp_path)).fit_resample(X, y, resume=True)
+    ref = GANOverSampler(validation_fraction=0, generator=tiny_gan(epochs=2), random_state=0).fit_resample(X, y)
+    GANOverSampler(validation_fraction=0, generator=tiny_gan(checkpoint_dir=tmp_path, epochs=1), random_state=0).fit_resample(X, y)
+    resumed = GANOverSampler(validation_fraction=0, generator=tiny_gan(checkpoint_dir=tmp_path, epochs=2),
                              random_state=0).fit_resample(X, y, resume=True)
     np.testing.assert_array_equal(ref[0], resumed[0])
+
+
+# ----------------------------------------------------------------------------- quality gate
+def test_untrained_generator_fails_the_gate_and_raises(imbalanced):
+    from synthaug.exceptions import LowQualityError
+
+    X, y = imbalanced
+    sampler = GANOverSampler(generator=tiny_gan(), random_state=0)
+    with pytest.raises(LowQualityError, match="failed the quality gate: TRTS .* Train longer"):
+        sampler.fit_resample(X, y)
+    assert sampler.quality_.passed is False and sampler.generator_ is not None
+
+
+def test_gate_holds_back_rows_and_returns_every_real_row(imbalanced, monkeypatch, caplog):
+    X, y = imbalanced
+    seen = []
+    real_fit = ConditionalGAN.fit
+
+    def fit(self, X_fit, y_fit, **kw):
+        seen.append(X_fit.copy())
+        return real_fit(self, X_fit, y_fit, **kw)
+
+    monkeypatch.setattr(ConditionalGAN, "fit", fit)
+    sampler = GANOverSampler(generator=tiny_gan(), random_state=0, on_low_quality="warn")
+    with caplog.at_level("WARNING"):
+        X_res, y_res = sampler.fit_resample(X, y)
+    assert "failed the quality gate" in caplog.text
+    fit_idx, held_idx = sampler.fit_idx_, sampler.held_idx_
+    assert np.bincount(y[held_idx]).tolist() == [2, 1, 1]  # floor(0.2 * n), at least 1 per class
+    assert sorted([*fit_idx, *held_idx]) == list(range(len(y)))
+    np.testing.assert_array_equal(seen[0], X[fit_idx])  # the generator never saw a held row
+    np.testing.assert_array_equal(X_res[:len(X)], X)  # held rows are returned too, unchanged
+    assert np.bincount(y_res).tolist() == [12, 12, 12]
+    assert sampler.quality_.metrics["n_held"] == 4
+
+
+def test_validation_data_replaces_the_hold_back(imbalanced):
+    from synthaug.data.toy import make_toy_images
+
+    X, y = imbalanced
+    val = make_toy_images(4, n_classes=3, image_size=8, random_state=9)
+    sampler = GANOverSampler(generator=tiny_gan(), random_state=0, on_low_quality="ignore")
+    sampler.fit_resample(X, y, validation_data=(val.images, val.labels))
+    assert len(sampler.held_idx_) == 0 and len(sampler.fit_idx_) == len(y)
+    assert sampler.quality_.metrics["n_held"] == 12
+
+
+def test_gate_options_are_checked(imbalanced):
+    X, y = imbalanced
+    with pytest.raises(ConfigError, match="on_low_quality='maybe' is not supported"):
+        GANOverSampler(on_low_quality="maybe").fit_resample(X, y)
+    with pytest.raises(ConfigError, match="validation_fraction"):
+        GANOverSampler(validation_fraction=1.0).fit_resample(X, y)

@@ -1,0 +1,172 @@
+"""The options of the commands that train a generator (``train``, ``augment``).
+
+One list per concern, each option mirroring a parameter of
+:class:`~synthaug.generators.ConditionalGAN` or :class:`~synthaug.over_sampling.GANOverSampler`;
+:func:`build_gan` turns the parsed options into the estimator.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from ..exceptions import ConfigError
+from ..generators import LOSSES, MODELS, STRATEGIES
+from ._common import data_options, positive
+
+# What must match between an interrupted train/augment and its --resume.
+_STAMP_KEYS = ("model", "strategy", "loss", "epochs", "steps", "batch_size", "max_minutes", "n_snapshots",
+               "spectral_norm", "diff_augment", "ema_decay", "mode_seeking", "lecam", "conditional_norm",
+               "ada_target", "seed", "image_size")
+
+# The selection methods, spelled here (not imported) to keep `synthaug --help` fast;
+# tests/test_cli.py pins them against over_sampling.SELECTION_METHODS.
+SELECT_CHOICES = ("none", "random", "coverage", "covariance", "critic")
+
+
+# ----------------------------------------------------------------------- options
+_GAN_OPTIONS = [
+    click.option("--model", "model", type=click.Choice(MODELS), default="dcgan",
+                 show_default=True, help="Network family."),
+    click.option("--strategy", type=click.Choice(STRATEGIES), default="conditional", show_default=True,
+                 help="One network pair conditioned on the label, or one pair per class."),
+    click.option("--loss", type=click.Choice(LOSSES), default="hinge", show_default=True),
+    click.option("--steps", type=int, default=None,
+                 help="Generator steps (default: chosen from the dataset and image size; see docs/guide.md)."),
+    click.option("--epochs", type=int, default=None,
+                 help="Training epochs instead of --steps (give at most one of them)."),
+    click.option("--batch-size", type=int, default=None,
+                 help="Real images per step (default: about N/8, between 8 and 64)."),
+    click.option("--max-minutes", type=float, default=None,
+                 help="Stop after the epoch in which this many minutes of training have passed."),
+    click.option("--n-snapshots", type=int, default=4, show_default=True,
+                 help="Snapshots of the generator kept during training; the quality gate picks the best."),
+    click.option("--spectral-norm/--no-spectral-norm", default=True, show_default=True,
+                 help="Spectral normalisation in the discriminator."),
+    click.option("--diff-augment", default="color,translation,cutout", show_default=True,
+                 help="Differentiable augmentation policies, comma-separated; 'none' disables."),
+    click.option("--ada-target", type=float, default=None,
+                 help="Adaptive augmentation (ADA): tune how often --diff-augment applies toward this "
+                      "discriminator-overfitting target (e.g. 0.6)."),
+    click.option("--ema-decay", type=float, default=0.999, show_default=True,
+                 help="EMA of the generator's weights for sampling; 0 disables."),
+    click.option("--mode-seeking", type=float, default=0.0, show_default=True,
+                 help="Weight of the mode-seeking term (diversity of samples); 0 disables."),
+    click.option("--lecam", type=float, default=0.0, show_default=True,
+                 help="Weight of LeCam regularisation of the discriminator; 0 disables."),
+    click.option("--conditional-norm/--no-conditional-norm", default=False, show_default=True,
+                 help="Class-conditional BatchNorm in the generator (dcgan, conditional)."),
+    click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+    click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda."),
+    click.option("--checkpoint-every", type=int, default=10, show_default=True,
+                 help="Save a resumable checkpoint every N epochs."),
+    click.option("--resume", is_flag=True,
+                 help="Continue an interrupted run from its checkpoint (same options)."),
+    click.option("--progress/--no-progress", default=True, help="Show a progress bar."),
+]
+
+_QUALITY_OPTIONS = [
+    click.option("--validation-fraction", default="auto", show_default=True,
+                 help="Share of each class's training images held back from the GAN to check its "
+                      "samples (precision, recall, coverage, TRTS against them); 0 turns the quality "
+                      "gate off. When DATA has its own val split, that split is used instead and no "
+                      "training image is held back."),
+]
+
+_COUNT_OPTIONS = [
+    click.option("--ratio", type=float, default=None,
+                 help="Add R times each class's real count (default 1 when no count is given)."),
+    click.option("--balance", is_flag=True, help="Raise every class to the largest class's count."),
+    click.option("--n-per-class", type=int, default=None, help="Add N samples to every class."),
+]
+
+_SELECT_OPTIONS = [
+    click.option("--select", type=click.Choice(SELECT_CHOICES), default="none", show_default=True,
+                 help="Draw a pool per class and keep the samples that best cover the real class "
+                      "(coverage), match its mean and covariance (covariance), or that the "
+                      "discriminator scores highest (critic)."),
+    click.option("--pool-factor", type=float, default=4.0, show_default=True,
+                 help="Pool size per class relative to the samples kept (with --select)."),
+    click.option("--accept-low-quality", is_flag=True,
+                 help="Write the mixed dataset even when the samples fail the quality gate."),
+]
+
+
+def _decorate(options: list[Callable], func: Callable) -> Callable:
+    for option in reversed(options):  # the first option is listed first in --help
+        func = option(func)
+    return func
+
+
+def count_options(func: Callable) -> Callable:
+    """How many synthetic samples to add."""
+    return _decorate(_COUNT_OPTIONS, func)
+
+
+def quality_options(func: Callable) -> Callable:
+    """How the samples are checked."""
+    return _decorate(_QUALITY_OPTIONS, func)
+
+
+def select_options(func: Callable) -> Callable:
+    """Which samples are kept, and whether failed samples may be written."""
+    return _decorate(_SELECT_OPTIONS, func)
+
+
+def gan_command(*extra: Callable) -> Callable:
+    """A command that trains a GAN on DATA: DATA, --out, --overwrite, ``extra``, then the
+    data and GAN options (in that order in --help)."""
+
+    def decorate(func: Callable) -> Callable:
+        return click.command()(_decorate([
+            click.argument("data"),
+            click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder."),
+            click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder."),
+            *extra, data_options, lambda f: _decorate(_GAN_OPTIONS, f),
+        ], func))
+
+    return decorate
+
+
+def check_gan_options(opts: dict[str, Any]) -> None:
+    """Cheap option checks, run before the data are loaded."""
+    for flag in ("--batch-size", "--epochs", "--steps", "--max-minutes", "--checkpoint-every"):
+        positive(flag, opts[flag[2:].replace("-", "_")])
+    if opts["epochs"] is not None and opts["steps"] is not None:
+        raise ConfigError("--epochs and --steps both set the training length; give one of them.")
+    if opts["n_snapshots"] < 0:
+        raise ConfigError(f"--n-snapshots must be >= 0, got {opts['n_snapshots']}.")
+    if not 0.0 <= opts["ema_decay"] < 1.0:
+        raise ConfigError(f"--ema-decay must be in [0, 1), got {opts['ema_decay']}.")
+
+
+def build_gan(opts: dict[str, Any], checkpoint_dir: Path):
+    """The :class:`~synthaug.generators.ConditionalGAN` that the options describe."""
+    from ..generators import ConditionalGAN  # deferred: torch and the networks cost seconds at start-up
+
+    check_gan_options(opts)
+    diff = opts["diff_augment"]
+    return ConditionalGAN(
+        model=opts["model"],
+        strategy=opts["strategy"],
+        loss=opts["loss"],
+        epochs=opts["epochs"],
+        steps=opts["steps"],
+        batch_size=opts["batch_size"],
+        max_minutes=opts["max_minutes"],
+        n_snapshots=opts["n_snapshots"],
+        spectral_norm=opts["spectral_norm"],
+        diff_augment=None if diff.strip().lower() in ("", "none") else diff,
+        ema_decay=opts["ema_decay"] or None,
+        mode_seeking=opts["mode_seeking"],
+        lecam=opts["lecam"],
+        conditional_norm=opts["conditional_norm"],
+        ada_target=opts["ada_target"],
+        device=opts["device"],
+        random_state=opts["seed"],
+        progress=opts["progress"],
+        checkpoint_dir=str(checkpoint_dir),
+        checkpoint_every=opts["checkpoint_every"],
+    )

@@ -1,0 +1,157 @@
+"""The training budget of a GAN: batch size and number of generator steps.
+
+A GAN learns per generator *step*, not per epoch: 40 epochs of 100 images in batches of
+64 are 40 steps, which leaves grey blobs. So when the user gives neither ``epochs`` nor
+``steps``, :func:`resolve_budget` chooses them from the size of the training set (of
+each network pair: a class, for ``per-class``) and of its images:
+
+1. **Batch size** (unless given): ``N // 8`` clipped to ``[8, 64]``, so a small set
+   still has several batches per epoch (100 images: 12; 546: 64).
+2. **Steps wanted**: ``max(2000, 40 epochs)``. 2000 generator steps is what small sets
+   need to get past blurry class means (a 100-image digits set with the old defaults
+   took 40 steps); 40 epochs is the old default, kept for large sets.
+3. **Steps affordable**: the whole fit (all pairs together) should cost about five
+   minutes of one CPU core. A step costs about ``7.5 us * (batch * H * W + 2000)`` of
+   one core with the default dcgan (measured, median of 3 x 20 steps, one thread:
+   8 x 8 batch 8 / 64 = 15-16 / 36-43 ms, 28 x 28 batch 8 / 64 = 66-69 / 362-413 ms;
+   a whole default BreastMNIST fit 390 ms per step), so a fit gets ``COST_BUDGET /
+   (n_pairs * (batch * H * W + STEP_OVERHEAD))`` steps at most; on a GPU this is far
+   less time. Two threads on two idle cores are a little faster than one.
+4. ``steps = max(500, min(wanted, affordable))``, rounded up to whole epochs.
+
+Examples: 100 digits of 8 x 8: batch 12, 8 batches per epoch, 250 epochs = 2000 steps;
+all 1797 digits: batch 64, 72 epochs = 2016 steps; BreastMNIST's 546 training images of
+28 x 28: batch 64, 96 epochs = 768 steps (measured: five minutes on one core).
+
+The numbers depend only on the data, never on the machine; ``max_minutes`` (a
+:class:`~synthaug.generators.ConditionalGAN` parameter) is the machine-dependent stop.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..data.validation import check_float, check_int
+from ..exceptions import ConfigError
+
+__all__ = [
+    "COST_BUDGET",
+    "FLOOR_STEPS",
+    "MIN_EPOCHS",
+    "MIN_STEPS",
+    "STEP_OVERHEAD",
+    "Budget",
+    "budget_summary",
+    "check_budget_params",
+    "resolve_budget",
+]
+
+#: Generator steps a default fit wants at least (before the cost cap).
+MIN_STEPS = 2000
+#: ... or this many epochs when that is more (large sets; the old default).
+MIN_EPOCHS = 40
+#: Never fewer steps than this by default, whatever the cost cap says.
+FLOOR_STEPS = 500
+#: Cost units (pixels through the networks, plus STEP_OVERHEAD per step) of a default
+#: fit: about five minutes of one CPU core at the measured ~7.5 microseconds per unit.
+COST_BUDGET = 40_000_000
+#: The fixed cost of a step (Python, optimisers, EMA, small kernels) in pixel units.
+STEP_OVERHEAD = 2000
+#: Batch size rule: ``n_images // BATCH_DIVISOR`` clipped to ``[BATCH_MIN, BATCH_MAX]``.
+BATCH_DIVISOR, BATCH_MIN, BATCH_MAX = 8, 8, 64
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A resolved budget for one network pair.
+
+    ``steps`` is exactly ``epochs * (n_images // min(batch_size, n_images))``: the
+    generator steps the pair will take; ``rule_text`` says how the numbers were chosen.
+    """
+
+    epochs: int
+    steps: int
+    batch_size: int
+    rule_text: str
+
+
+def default_batch_size(n_images: int) -> int:
+    """The rule's batch size for a training set of ``n_images``."""
+    return int(min(BATCH_MAX, max(BATCH_MIN, n_images // BATCH_DIVISOR)))
+
+
+def resolve_budget(n_images: int, image_shape, *, epochs: int | None = None, steps: int | None = None,
+                   batch_size: int | None = None, n_pairs: int = 1) -> Budget:
+    """Choose the batch size and the number of epochs of one network pair.
+
+    Parameters
+    ----------
+    n_images : int
+        Training images of this pair (the class's images for ``per-class``).
+    image_shape : (C, H, W)
+    epochs, steps : int or None
+        Explicit overrides (at most one; the estimator checks that). ``steps`` is rounded
+        up to whole epochs.
+    batch_size : int or None
+        Explicit batch size; None applies the rule (see the module docstring).
+    n_pairs : int, default 1
+        Number of pairs trained in the fit: the cost cap is shared among them.
+
+    Returns
+    -------
+    Budget
+    """
+    n = int(n_images)
+    bs = default_batch_size(n) if batch_size is None else int(batch_size)
+    per_epoch = max(1, n // max(1, min(bs, n)))  # run_epoch: batches of min(bs, n), last one dropped
+    if epochs is not None:
+        e = int(epochs)
+        rule = f"epochs={e} given"
+    elif steps is not None:
+        e = max(1, math.ceil(int(steps) / per_epoch))
+        rule = f"steps={int(steps)} given, rounded up to whole epochs of {per_epoch} step(s)"
+    else:
+        _, h, w = (int(s) for s in image_shape)
+        wanted = max(MIN_STEPS, MIN_EPOCHS * per_epoch)
+        affordable = COST_BUDGET // (max(1, int(n_pairs)) * (min(bs, n) * h * w + STEP_OVERHEAD))
+        chosen = max(FLOOR_STEPS, min(wanted, affordable))
+        e = max(1, math.ceil(chosen / per_epoch))
+        rule = (f"default rule: wanted max({MIN_STEPS} steps, {MIN_EPOCHS} epochs) = {wanted}, "
+                f"affordable {affordable} (cost cap), floor {FLOOR_STEPS} -> {chosen} steps, "
+                f"rounded up to {e} epochs of {per_epoch} step(s)")
+    how = "given" if batch_size is not None else f"rule: {n} images // {BATCH_DIVISOR} in [{BATCH_MIN}, {BATCH_MAX}]"
+    rule_text = f"batch_size={bs} ({how}); {rule}"
+    return Budget(epochs=e, steps=e * per_epoch, batch_size=bs, rule_text=rule_text)
+
+
+def check_budget_params(epochs, steps, batch_size, max_minutes, n_snapshots) -> None:
+    """Validate the budget parameters of a ConditionalGAN (ConfigError naming the culprit)."""
+    if epochs is not None and steps is not None:
+        raise ConfigError(
+            f"epochs={epochs!r} and steps={steps!r} were both given; give at most one of "
+            "epochs and steps (None for the other), or neither for the default budget."
+        )
+    for name, value in (("epochs", epochs), ("steps", steps), ("batch_size", batch_size)):
+        if value is not None:
+            check_int(name, value, 1)
+    if max_minutes is not None:
+        check_float("max_minutes", max_minutes, 0.0, math.inf, low_open=True, high_open=True)
+    check_int("n_snapshots", n_snapshots, 0)
+
+
+def budget_summary(budgets: list[Budget], stopped_early: dict[int, int], per_pair: bool) -> dict:
+    """The fitted ``budget_``: one value per key, or one per pair (a list) when ``per_pair``.
+
+    ``stopped_early`` is True when ``max_minutes`` stopped any pair; ``stopped_at`` is
+    the epoch it stopped after (None: ran its planned epochs).
+    """
+    fields = {
+        "steps": [b.steps for b in budgets],
+        "epochs": [b.epochs for b in budgets],
+        "batch_size": [b.batch_size for b in budgets],
+        "rule": [b.rule_text for b in budgets],
+        "stopped_at": [stopped_early.get(i) for i in range(len(budgets))],
+    }
+    out = fields if per_pair else {k: v[0] for k, v in fields.items()}
+    return {**out, "stopped_early": bool(stopped_early)}

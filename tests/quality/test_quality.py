@@ -1,0 +1,155 @@
+"""The quality gate: hold-back, verdict rule, assess on bad and good samples, snapshot choice."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from synthaug.data.toy import make_toy_images
+from synthaug.exceptions import ConfigError
+from synthaug.quality import add_caption, assess, assess_generator, holdout_split, judge
+
+
+# ----------------------------------------------------------------------------- holdout_split
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_holdout_is_stratified_with_guards(seed):
+    y = np.array([0] * 20 + [1] * 7 + [2] * 3 + [3] * 2 + [4] * 1)
+    fit, held = holdout_split(y, "auto", random_state=seed)
+    assert np.bincount(y[held], minlength=5).tolist() == [4, 1, 1, 0, 0]  # floor(0.2 n), >= 1 from 3 rows
+    assert np.bincount(y[fit], minlength=5).min() >= 1 and np.bincount(y[fit])[:4].min() >= 2
+    assert sorted([*fit, *held]) == list(range(len(y))) and not set(fit) & set(held)
+    np.testing.assert_array_equal(holdout_split(y, 0.2, random_state=seed)[1], held)  # deterministic
+
+
+def test_holdout_fraction_zero_and_seed_and_errors():
+    y = np.repeat([0, 1], 50)
+    fit, held = holdout_split(y, 0, random_state=0)
+    assert len(held) == 0 and len(fit) == 100
+    assert len(holdout_split(y, 0.5, random_state=0)[1]) == 50
+    assert not np.array_equal(holdout_split(y, random_state=0)[1], holdout_split(y, random_state=1)[1])
+    with pytest.raises(ConfigError, match="validation_fraction"):
+        holdout_split(y, 1.0)
+    with pytest.raises(ConfigError, match="'most' is not supported"):
+        holdout_split(y, "most")
+
+
+# ----------------------------------------------------------------------------- judge
+REF = {"precision": 0.8, "recall": 0.8, "coverage": 0.9, "accuracy": 0.9}
+
+
+def test_judge_rule_on_hand_made_numbers():
+    good = {"precision": 0.9, "recall": 0.5, "trts": 0.9, "n_held": 100}
+    assert judge(good, REF, 10) == (True, [])
+    # TRTS threshold: chance 0.1 + 0.5 * (0.9 - 0.1) = 0.5
+    assert judge({**good, "trts": 0.51}, REF, 10)[0]
+    ok, why = judge({**good, "trts": 0.49}, REF, 10)
+    assert not ok and why[0].startswith("TRTS 0.49 < 0.50")
+    ok, why = judge({**good, "recall": 0.19}, REF, 10)  # 0.25 x 0.8 = 0.2
+    assert not ok and why == ["recall 0.19 < 0.20 (0.25 x real 0.80): the samples reach too little of the "
+                              "real variety (mode collapse)."]
+    assert not judge({**good, "precision": 0.19}, REF, 10)[0]
+    assert judge({**good, "recall": 0.2, "precision": 0.2}, REF, 10)[0]
+
+
+def test_judge_accepts_runner_names_and_notes_noise_and_gaps():
+    runner = {"precision": 0.9, "recall": 0.5, "trts_accuracy": 0.2, "n_real": 20}
+    ok, why = judge(runner, {"precision": 0.8, "recall": 0.8, "trts_accuracy": 0.9}, 10)
+    assert not ok and why[0].startswith("TRTS 0.20")
+    assert any("only 20 real held-back images for 10 classes" in r and "noisy" in r for r in why)
+    ok, why = judge({"precision": math.nan, "recall": 0.5, "trts": 0.9}, REF, 10)
+    assert ok and why == ["note: precision could not be measured (too few rows); that check was skipped."]
+
+
+# ----------------------------------------------------------------------------- assess
+@pytest.fixture(scope="module")
+def toy_split():
+    ds = make_toy_images(25, n_classes=3, image_size=8, random_state=0)
+    fit, held = holdout_split(ds.labels, "auto", random_state=0)
+    pool = make_toy_images(30, n_classes=3, image_size=8, random_state=7)  # other real rows
+    return ds.images[fit], ds.labels[fit], ds.images[held], ds.labels[held], pool
+
+
+def _real_like(pool):
+    def sample(labels):
+        rng = np.random.default_rng(0)
+        return np.stack([pool.images[rng.choice(np.flatnonzero(pool.labels == c))] for c in labels])
+    return sample
+
+
+def test_gate_accepts_real_like_samples(toy_split):
+    X_fit, y_fit, X_held, y_held, pool = toy_split
+    report = assess(_real_like(pool), X_fit, y_fit, X_held, y_held, random_state=0, device="cpu")
+    assert report.passed, report.reasons
+    assert report.metrics["trts"] > 0.9 and report.metrics["recall"] > 0.5
+    assert report.metrics["n_synthetic"] == 60 and report.metrics["n_held"] == 15  # 20 per class
+    assert {row["class"] for row in report.per_class} == {0, 1, 2}
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["passed"] is True and data["reference"]["accuracy"] == report.reference["accuracy"]
+    assert report.caption().startswith("quality gate PASSED: precision")
+    assert "Verdict: PASSED" in report.summary_lines(["a", "b", "c"])
+
+
+@pytest.mark.parametrize("kind", ["noise", "one_class", "gan_one_step"])
+def test_gate_refuses_bad_samples(toy_split, kind):
+    X_fit, y_fit, X_held, y_held, pool = toy_split
+    if kind == "gan_one_step":
+        from synthaug.generators import ConditionalGAN
+
+        gan = ConditionalGAN(epochs=1, batch_size=64, width=8, random_state=0, device="cpu").fit(X_fit, y_fit)
+        report = assess_generator(gan, X_fit, y_fit, X_held, y_held, random_state=0, device="cpu")
+    else:
+        real = _real_like(pool)
+        sample = {"noise": lambda labels: np.random.default_rng(0).uniform(size=(len(labels), 1, 8, 8)),
+                  "one_class": lambda labels: real(np.zeros_like(labels))}[kind]  # all drawn as class 0
+        report = assess(sample, X_fit, y_fit, X_held, y_held, random_state=0, device="cpu")
+    assert not report.passed
+    assert any(r.startswith("TRTS") for r in report.reasons)
+    assert "Verdict: FAILED" in report.summary_lines()
+
+
+class _SnapshotGenerator:
+    """Duck-typed generator with snapshots: 0 noise, 1 one image per class, 2 varied real-like."""
+
+    def __init__(self, pool):
+        self.pool, self.current = pool, None
+        self.snapshots_ = [{"epoch": 10, "step": 10}, {"epoch": 20, "step": 20}, {"epoch": 30, "step": 30}]
+
+    def use_snapshot(self, index):
+        self.current = index
+
+    def sample(self, labels, random_state=None):
+        rng = np.random.default_rng(random_state)
+        if self.current == 0:
+            return rng.uniform(size=(len(labels), 1, 8, 8))
+        first = {c: np.flatnonzero(self.pool.labels == c) for c in np.unique(labels)}
+        pick = [first[c][0] if self.current == 1 else rng.choice(first[c]) for c in labels]
+        return self.pool.images[pick]
+
+
+def test_snapshot_with_best_coverage_is_selected(toy_split):
+    X_fit, y_fit, X_held, y_held, pool = toy_split
+    gen = _SnapshotGenerator(pool)
+    report = assess_generator(gen, X_fit, y_fit, X_held, y_held, random_state=0, device="cpu")
+    assert report.selected_snapshot == 2 and gen.current == 2
+    assert [s["epoch"] for s in report.snapshots] == [10, 20, 30]
+    assert report.snapshots[2]["coverage"] >= report.snapshots[1]["coverage"]
+    assert report.passed and "Using snapshot 2 (epoch 30) of 3" in "\n".join(report.summary_lines())
+
+
+def test_caption_is_drawn_under_the_image():
+    import io
+
+    from PIL import Image
+
+    from synthaug.data.grid import grid_png_bytes
+
+    ds = make_toy_images(2, n_classes=2, random_state=0)
+    png = grid_png_bytes(ds.images, ds.labels, 2)
+    out = Image.open(io.BytesIO(add_caption(png, "quality gate FAILED: " + "x " * 200)))
+    base = Image.open(io.BytesIO(png))
+    assert out.height > base.height + 24  # wrapped onto several lines
+    strip = np.asarray(out.convert("L"))[base.height:]
+    assert strip.min() < 128  # text was drawn
