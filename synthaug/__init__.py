@@ -39,6 +39,12 @@ _EXPORTS = {
     "InvalidDataError": "synthaug.exceptions",
     "ConfigError": "synthaug.exceptions",
     "ModelFileError": "synthaug.exceptions",
+    "LowQualityError": "synthaug.exceptions",
+    "TrainingDivergedError": "synthaug.exceptions",
+    "RobustnessSpec": "synthaug.attacks",
+    "QualityReport": "synthaug.quality",
+    "assess": "synthaug.quality",
+    "select_samples": "synthaug.over_sampling",
 }
 
 __all__ = ["__version__", *_EXPORTS]

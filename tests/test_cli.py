@@ -84,7 +84,7 @@ def test_augment_writes_the_rows_gan_oversampler_returns(toy_npz: Path, tmp_path
     """`augment DATA --seed S` == GANOverSampler(generator=ConditionalGAN(random_state=S), random_state=S)."""
     from synthaug.data import images_to_uint8, load_dataset
     from synthaug.generators import ConditionalGAN
-    from synthaug.over_sampling import GANOverSampler
+    from synthaug.over_sampling import GANOverSampler, draw_selected
 
     # Both sides hold back the same rows (validation_fraction="auto", seeded by --seed /
     # random_state) and gate; two epochs fail the gate, so the CLI is told to write the rows
@@ -106,8 +106,12 @@ def test_augment_writes_the_rows_gan_oversampler_returns(toy_npz: Path, tmp_path
         np.testing.assert_array_equal(z["images"][syn], images_to_uint8(X_res[n:]))
     assert json.loads((tmp_path / "a" / "quality.json").read_text())["metrics"] == \
         json.loads(json.dumps(sampler.quality_.to_dict()["metrics"]))
+    # The saved model is the one that drew them: the same pool and selection give the same rows.
     saved = ConditionalGAN.load(tmp_path / "a" / "model", device="cpu")
-    np.testing.assert_array_equal(saved.sample(y_res[n:], random_state=5), X_res[n:])
+    fit = sampler.fit_idx_
+    X_again, _ = draw_selected(saved, sampler.sampling_strategy_, 5, select=sampler.select,
+                               real_X=train.images[fit], real_y=train.labels[fit])
+    np.testing.assert_array_equal(X_again, X_res[n:])
     assert saved.class_names_ == ["class0", "class1", "class2"]
 
 

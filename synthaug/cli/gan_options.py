@@ -47,12 +47,12 @@ _GAN_OPTIONS = [
                  help="Spectral normalisation in the discriminator."),
     click.option("--diff-augment", default="color,translation,cutout", show_default=True,
                  help="Differentiable augmentation policies, comma-separated; 'none' disables."),
-    click.option("--ada-target", type=float, default=None,
+    click.option("--ada-target", type=float, default=0.6, show_default=True,
                  help="Adaptive augmentation (ADA): tune how often --diff-augment applies toward this "
-                      "discriminator-overfitting target (e.g. 0.6)."),
+                      "discriminator-overfitting target; 0 always applies it (no ADA)."),
     click.option("--ema-decay", type=float, default=0.999, show_default=True,
                  help="EMA of the generator's weights for sampling; 0 disables."),
-    click.option("--mode-seeking", type=float, default=0.0, show_default=True,
+    click.option("--mode-seeking", type=float, default=0.03, show_default=True,
                  help="Weight of the mode-seeking term (diversity of samples); 0 disables."),
     click.option("--lecam", type=float, default=0.0, show_default=True,
                  help="Weight of LeCam regularisation of the discriminator; 0 disables."),
@@ -83,7 +83,7 @@ _COUNT_OPTIONS = [
 ]
 
 _SELECT_OPTIONS = [
-    click.option("--select", type=click.Choice(SELECT_CHOICES), default="none", show_default=True,
+    click.option("--select", type=click.Choice(SELECT_CHOICES), default="coverage", show_default=True,
                  help="Draw a pool per class and keep the samples that best cover the real class "
                       "(coverage), match its mean and covariance (covariance), or that the "
                       "discriminator scores highest (critic)."),
@@ -163,7 +163,7 @@ def build_gan(opts: dict[str, Any], checkpoint_dir: Path):
         mode_seeking=opts["mode_seeking"],
         lecam=opts["lecam"],
         conditional_norm=opts["conditional_norm"],
-        ada_target=opts["ada_target"],
+        ada_target=opts["ada_target"] or None,
         device=opts["device"],
         random_state=opts["seed"],
         progress=opts["progress"],

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import tomllib
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from pathlib import Path
@@ -34,7 +33,9 @@ from ..attacks.spec import RobustnessSpec
 from ..classifiers import CLASSIFIER_NAMES
 from ..exceptions import ConfigError
 from ..generators import LOSSES, MODELS, STRATEGIES
+from ..over_sampling.select import DEFAULT_POOL_FACTOR, DEFAULT_SELECT, SELECTION_METHODS
 from .arms import ARMS
+from .recipe import config_from_dict, config_from_toml
 
 #: Every arm the runner knows, in report order (see :data:`~synthaug.experiment.arms.ARMS`).
 ALL_ARMS = tuple(ARMS)
@@ -55,10 +56,6 @@ FAST_DEFAULTS: dict[str, Any] = {
     "robustness": False,
 }
 
-# TOML tables whose keys are flattened with a prefix: [gan] epochs -> gan_epochs.
-_TABLE_PREFIX = {"gan": "gan_", "generator": "gan_", "cnn": "cnn_", "robustness": "robust_", "quality": "quality_"}
-# Keys of a table that map to an unprefixed field.
-_TABLE_SPECIAL = {("robustness", "enabled"): "robustness", ("quality", "enabled"): "quality"}
 
 
 def _parse_number(key: str, value: Any, where: str) -> float:
@@ -121,6 +118,10 @@ class ExperimentConfig:
     gan_epochs, gan_batch_size : int or None
         Generator training length and batch size; None (the default) lets the
         generator's budget rule choose them from the data, as ``synthaug augment`` does.
+    gan_select, gan_pool_factor : str, float
+        Sample selection for the generator arms, as ``GANOverSampler(select=...)``
+        (``"none"``, ``"coverage"``, ``"covariance"``, ``"critic"``, ``"random"``) and the
+        pool size per class relative to the samples kept.
     gan_params : dict
         Extra keyword arguments for :class:`~synthaug.generators.ConditionalGAN`
         (``steps``, ``max_minutes``, ``mode_seeking``, ``lecam``, ``ada_target``, ...).
@@ -197,6 +198,8 @@ class ExperimentConfig:
     gan_epochs: int | None = None
     gan_batch_size: int | None = None
     gan_params: dict = field(default_factory=dict)
+    gan_select: str = DEFAULT_SELECT
+    gan_pool_factor: float = DEFAULT_POOL_FACTOR
     flips: bool = False
     classic_copies: int = 1
     smote_k_neighbors: int = 5
@@ -333,6 +336,11 @@ class ExperimentConfig:
             value = getattr(self, key)
             set_(key, None if value is None else as_int(key, value, minimum=1))
         set_("gan_params", as_dict("gan_params", self.gan_params))
+        set_("gan_select", as_str("gan_select", self.gan_select, tuple(SELECTION_METHODS)))
+        factor = _parse_number("gan_pool_factor", self.gan_pool_factor, where)
+        if not factor >= 1:
+            raise err("gan_pool_factor", f"must be >= 1, got {factor:g}.")
+        set_("gan_pool_factor", factor)
         set_("flips", as_bool("flips", self.flips))
         set_("classic_copies", as_int("classic_copies", self.classic_copies, minimum=1))
         set_("smote_k_neighbors", as_int("smote_k_neighbors", self.smote_k_neighbors, minimum=1))
@@ -412,26 +420,7 @@ class ExperimentConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, recipe: str | None = None) -> "ExperimentConfig":
         """Build a config from a (possibly nested) mapping as found in a TOML recipe."""
-        where = f"{recipe}: " if recipe else ""
-        flat: dict[str, Any] = {}
-        for key, value in data.items():
-            if key in _TABLE_PREFIX and isinstance(value, Mapping):
-                for sub, v in value.items():
-                    name = _TABLE_SPECIAL.get((key, sub), _TABLE_PREFIX[key] + sub)
-                    if name not in cls.field_names():
-                        close = difflib.get_close_matches(name, cls.field_names(), n=1)
-                        hint = f" Did you mean {close[0]!r}?" if close else ""
-                        raise ConfigError(f"{where}unknown key {key}.{sub!s} (read as {name!r}).{hint}")
-                    flat[name] = v
-            else:
-                flat[key] = value
-        cls._check_keys(flat, where)
-        if recipe is not None:
-            flat["recipe"] = recipe
-        try:
-            return cls(**flat)
-        except TypeError as exc:  # pragma: no cover - guarded by _check_keys
-            raise ConfigError(f"{where}{exc}") from None
+        return config_from_dict(cls, data, recipe=recipe)
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides: Any) -> "ExperimentConfig":
@@ -447,21 +436,7 @@ class ExperimentConfig:
             The file is missing or not valid TOML, or a key or value is invalid; the
             message names the file and the key.
         """
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"recipe {path}: file not found. Check the --config path.") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"recipe {path}: cannot read it ({exc}).") from None
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"recipe {path}: not valid TOML ({exc}).") from None
-        cfg = cls.from_dict(data, recipe=str(path))
-        if cfg.dataset is not None and "dataset" not in {k for k, v in overrides.items() if v is not None}:
-            cfg = dataclasses.replace(cfg, dataset=_resolve_data_path(cfg.dataset, path))
-        return cfg.replace(**overrides)
+        return config_from_toml(cls, path, overrides)
 
     def replace(self, **changes: Any) -> "ExperimentConfig":
         """A copy with some fields changed (``None`` values are ignored), validated again."""
@@ -483,17 +458,3 @@ class ExperimentConfig:
                 v = {k: (dict(x) if isinstance(x, Mapping) else x) for k, x in v.items()}
             out[f.name] = v
         return out
-
-
-def _resolve_data_path(dataset: str, recipe: Path) -> str:
-    """Find a recipe's relative dataset path (cwd, recipe folder, recipe folder's parent)."""
-    if ":" in dataset.split("/")[0] and not Path(dataset).exists():  # builtin:digits and the like
-        return dataset
-    p = Path(dataset).expanduser()
-    if p.is_absolute() or p.exists():
-        return dataset
-    for base in (recipe.parent, recipe.parent.parent):
-        candidate = base / p
-        if candidate.exists():
-            return str(candidate)
-    return dataset

@@ -37,6 +37,7 @@ from ..metrics import (
     per_class_accuracy,
 )
 from ..over_sampling.draw import draw_synthetic
+from ..over_sampling.select import draw_selected
 from ..quality.gate import judge
 from ..seeding import derive_seed
 from .arms import (
@@ -152,8 +153,12 @@ def prepare(seed: int, size: int | str, X_train: np.ndarray, y_train: np.ndarray
         for ratio in ARMS[arm].grid(config):
             name = draw_name(ratio)
             if name not in out["synthetic"]:
-                out["synthetic"][name] = draw_synthetic(gan, synthetic_counts(y_sub, ratio),
-                                                        _seed(seed, "sample", key, name))
+                # The arms' samples go through the same selection as GANOverSampler's.
+                out["synthetic"][name] = draw_selected(gan, synthetic_counts(y_sub, ratio),
+                                                       _seed(seed, "sample", key, name),
+                                                       select=config.gan_select,
+                                                       pool_factor=config.gan_pool_factor,
+                                                       real_X=X_sub, real_y=y_sub)
     if config.quality or want_grids:
         per_class = max(6, math.ceil(config.quality_max_samples / n_classes))
         q_images, q_labels = draw_synthetic(gan, {int(c): per_class for c in np.unique(y_sub)},

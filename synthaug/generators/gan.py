@@ -21,6 +21,7 @@ from . import model_io
 from . import resume as resume_io
 from . import snapshots as snap_io
 from .budget import budget_summary, resolve_budget
+from .diffaugment import parse_policy
 from .networks import MIN_SIZE, build_discriminator, build_generator
 from .params import check_params
 from .training import HISTORY_COLUMNS, GANPair, TrainConfig, Trainer
@@ -110,15 +111,18 @@ class ConditionalGAN(BaseEstimator):
     max_rollbacks : int, default 3
         How often a diverged pair is rolled back to its last healthy epoch (with both
         learning rates halved) before :class:`~synthaug.exceptions.TrainingDivergedError`.
-    mode_seeking : float, default 0.0
+    mode_seeking : float, default 0.03
         Weight of the mode-seeking term (Mao et al., 2019) in the generator loss; 0 is off.
+        The default (with ``ada_target=0.6``) was chosen by the low-data ablation in
+        docs/benchmarks.md: it trades some precision for recall.
     lecam : float, default 0.0
         Weight of LeCam regularisation (Tseng et al., 2021) of the discriminator; 0 is off.
     conditional_norm : bool, default False
         Class-conditional BatchNorm in the generator (BigGAN-style); ``dcgan`` + ``conditional`` only.
-    ada_target : float in [0, 1] or None, default None
+    ada_target : float in [0, 1] or None, default 0.6
         Adaptive augmentation (Karras et al., 2020): apply DiffAugment with a probability
-        that steers E[sign D(x)] to this (0.6 in the paper; history gets ``ada_p``). None: always.
+        that steers E[sign D(x)] to this (0.6 in the paper; history gets ``ada_p``). None:
+        always apply it. Ignored when ``diff_augment`` is off.
 
     Attributes
     ----------
@@ -205,10 +209,10 @@ class ConditionalGAN(BaseEstimator):
         checkpoint_dir: str | Path | None = None,
         checkpoint_every: int = 10,
         max_rollbacks: int = 3,
-        mode_seeking: float = 0.0,
+        mode_seeking: float = 0.03,
         lecam: float = 0.0,
         conditional_norm: bool = False,
-        ada_target: float | None = None,
+        ada_target: float | None = 0.6,
     ):
         # sklearn's contract: store every keyword argument unchanged, and nothing else.
         params = dict(locals())
@@ -354,7 +358,8 @@ class ConditionalGAN(BaseEstimator):
         self.images_per_second_ = trainer.images_seen / trainer.seconds if trainer.seconds > 0 else 0.0
 
     def _history_frame(self, rows: list[dict], classes: np.ndarray) -> pd.DataFrame:
-        extra = ["ada_p"] if self.ada_target is not None else []  # ADA's strength per epoch
+        ada_on = self.ada_target is not None and parse_policy(self.diff_augment)
+        extra = ["ada_p"] if ada_on else []  # ADA's strength per epoch
         frame = pd.DataFrame(rows, columns=["pair", *HISTORY_COLUMNS, *extra])
         if self.strategy == "per-class":
             frame.insert(0, "class", classes[frame["pair"].to_numpy(dtype=np.int64)] if len(frame) else [])

@@ -70,10 +70,9 @@ def check_diversity_params(est: Any, policy: tuple[str, ...]) -> dict[str, Any]:
     if ada_target is not None:
         ada_target = check_float("ada_target", ada_target, 0.0, 1.0, low_open=False, high_open=False)
         if not policy:
-            raise ConfigError(
-                f"ada_target={est.ada_target!r} adapts how often DiffAugment is applied, but "
-                "diff_augment is off; set diff_augment (e.g. 'color,translation,cutout') or ada_target=None."
-            )
+            # ADA adapts how often DiffAugment applies: with DiffAugment off there is
+            # nothing to adapt (the default ada_target must not break diff_augment=None).
+            ada_target = None
     if not isinstance(est.conditional_norm, (bool, np.bool_)):
         raise ConfigError(f"conditional_norm must be True or False, got {est.conditional_norm!r}.")
     if est.conditional_norm and (est.model != "dcgan" or est.strategy != "conditional"):

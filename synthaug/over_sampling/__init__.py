@@ -5,13 +5,14 @@ gets (:func:`resolve_counts`), :func:`draw_synthetic`, which draws them, and
 
 from .draw import append_synthetic, draw_synthetic, synthetic_labels
 from .gan_sampler import GANOverSampler
-from .select import SELECTION_METHODS, pool_size, select_samples
+from .select import SELECTION_METHODS, draw_selected, pool_size, select_samples
 from .strategy import n_synthetic_per_class, resolve_counts, resolve_sampling_strategy
 
 __all__ = [
     "GANOverSampler",
     "SELECTION_METHODS",
     "append_synthetic",
+    "draw_selected",
     "draw_synthetic",
     "n_synthetic_per_class",
     "pool_size",

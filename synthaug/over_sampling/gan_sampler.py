@@ -13,8 +13,8 @@ from ..data.validation import check_choice, check_float, check_labels
 from ..exceptions import ConfigError, InvalidDataError, LowQualityError
 from ..generators import ConditionalGAN
 from ..quality import assess_generator, holdout_split, resolve_fraction
-from .draw import append_synthetic, draw_synthetic
-from .select import DEFAULT_POOL_FACTOR, SELECTION_METHODS, pool_size, select_samples
+from .draw import append_synthetic
+from .select import DEFAULT_POOL_FACTOR, DEFAULT_SELECT, SELECTION_METHODS, draw_selected
 from .strategy import resolve_sampling_strategy
 
 __all__ = ["GANOverSampler", "low_quality_message"]
@@ -52,12 +52,13 @@ class GANOverSampler(BaseEstimator):
     on_low_quality : {"raise", "warn", "ignore"}, default "raise"
         What happens when the samples fail the gate (:func:`~synthaug.quality.judge`):
         raise :class:`~synthaug.exceptions.LowQualityError`, log a warning, or nothing.
-    select : str or None, default None
+    select : str or None, default "coverage"
         Sample selection (:func:`~synthaug.over_sampling.select.select_samples`): draw a
         pool of ``pool_factor`` times the requested count per class and keep the rows
         that best cover the class's fitted real rows (``"coverage"``), match their mean
         and covariance (``"covariance"``), or score highest with the discriminator
-        (``"critic"``); pixel space. None keeps the first draws (no pool).
+        (``"critic"``); pixel space. None or ``"none"`` keeps the first draws (no pool).
+        The default was chosen by the low-data ablation in docs/benchmarks.md.
     pool_factor : float, default 4
         Pool size per class relative to the requested count (with ``select``).
 
@@ -97,7 +98,7 @@ class GANOverSampler(BaseEstimator):
 
     def __init__(self, *, generator: ConditionalGAN | None = None, sampling_strategy="auto",
                  image_shape: tuple[int, int, int] | None = None, random_state=None,
-                 validation_fraction="auto", on_low_quality: str = "raise", select: str | None = None,
+                 validation_fraction="auto", on_low_quality: str = "raise", select: str | None = DEFAULT_SELECT,
                  pool_factor: float = DEFAULT_POOL_FACTOR):
         self.generator = generator
         self.sampling_strategy = sampling_strategy
@@ -243,16 +244,9 @@ class GANOverSampler(BaseEstimator):
         images : ``(N, C, H, W)`` float32; returns ``X_syn (n_new, C, H, W)``, ``y_syn (n_new,)``.
         """
         self._fit_and_gate(images, y, validation, **fit_params)
-        if self.select is None or self.select == "none":
-            return draw_synthetic(self.generator_, self.sampling_strategy_, self.random_state)
-        # Over-generate, then keep the subset that best serves the fitted real rows
-        # (never the held-back rows: they judge the result).
-        pool_X, pool_y = draw_synthetic(self.generator_, pool_size(self.sampling_strategy_, self.pool_factor),
-                                        self.random_state)
-        return select_samples(pool_X, pool_y, self.sampling_strategy_, method=self.select,
-                              real_X=images[self.fit_idx_], real_y=y[self.fit_idx_],
-                              critic=getattr(self.generator_, "discriminator_scores", None),
-                              random_state=self.random_state)
+        # Keep the best of a pool for the fitted rows (never the held-back rows: they judge).
+        return draw_selected(self.generator_, self.sampling_strategy_, self.random_state, select=self.select,
+                             pool_factor=self.pool_factor, real_X=images[self.fit_idx_], real_y=y[self.fit_idx_])
 
     def _fit_and_gate(self, images: np.ndarray, y: np.ndarray, validation, **fit_params) -> None:
         """Hold back rows (or use ``validation``), fit a clone of the generator on the rest, gate it.

@@ -28,13 +28,19 @@ from sklearn.covariance import ledoit_wolf
 from ..data.validation import check_choice, check_float, check_images, check_int, check_labels
 from ..exceptions import ConfigError, InvalidDataError
 from ..seeding import check_random_state
+from .draw import draw_synthetic
 
-__all__ = ["DEFAULT_POOL_FACTOR", "SELECTION_METHODS", "pool_size", "select_indices", "select_samples"]
+__all__ = ["DEFAULT_POOL_FACTOR", "DEFAULT_SELECT", "SELECTION_METHODS", "draw_selected", "pool_size",
+           "select_indices", "select_samples"]
 
 logger = logging.getLogger(__name__)
 
 #: Rows drawn per row kept when a selection method is used.
 DEFAULT_POOL_FACTOR = 4
+
+#: The default selection of GANOverSampler, `synthaug augment` and the study runner,
+#: chosen by the low-data ablation in docs/benchmarks.md (section 6).
+DEFAULT_SELECT = "coverage"
 
 #: Real rows per class used as coverage "clients" at most (a random subset beyond this):
 #: each greedy step costs O(n_real x n_pool).
@@ -382,3 +388,24 @@ def select_samples(pool_X, pool_y, counts: Mapping[Any, int], *, method: str | N
                                   real_y=real_y, features=features, critic=critic,
                                   random_state=random_state)
     return images[idx], labels[idx]
+
+
+def draw_selected(generator, counts: Mapping[Any, int], random_state, *, select: str | None,
+                  pool_factor: float = DEFAULT_POOL_FACTOR, real_X=None, real_y=None):
+    """Draw ``counts`` from a fitted generator, through ``select`` when it is a method.
+
+    The one place where "draw, then keep the best" happens (GANOverSampler and the study
+    runner both call it). ``real_X``/``real_y`` are the rows the generator was fitted on
+    (never held-back or test rows). ``select`` None or ``"none"`` is a plain
+    :func:`~synthaug.over_sampling.draw_synthetic`; otherwise a pool of ``pool_factor``
+    times ``counts`` is drawn and :func:`select_samples` keeps ``counts`` of it.
+
+    Shape
+    -----
+    returns ``X (sum(counts), C, H, W)`` float32 and ``y (sum(counts),)``.
+    """
+    if select is None or select == "none":
+        return draw_synthetic(generator, counts, random_state)
+    pool_X, pool_y = draw_synthetic(generator, pool_size(counts, pool_factor), random_state)
+    return select_samples(pool_X, pool_y, counts, method=select, real_X=real_X, real_y=real_y,
+                          critic=getattr(generator, "discriminator_scores", None), random_state=random_state)

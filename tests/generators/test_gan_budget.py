@@ -215,7 +215,8 @@ def test_discriminator_scores(toy, tmp_path, strategy):
     assert scores.shape == (len(X),) and scores.dtype == np.float32
     assert all(math.isfinite(s) for s in scores)
     np.testing.assert_array_equal(gan.discriminator_scores(X, y), scores)  # scoring changes nothing
-    np.testing.assert_array_equal(gan.discriminator_scores(X[:5], y[:5]), scores[:5])
+    # Another batch size may sum in another order: equal up to float32 rounding.
+    np.testing.assert_allclose(gan.discriminator_scores(X[:5], y[:5]), scores[:5], rtol=1e-5, atol=1e-6)
     with pytest.raises(ConfigError):
         gan.discriminator_scores(X, y[:-1])
     gan.save(tmp_path / "m")

@@ -21,7 +21,8 @@ SWITCHES = [
     {"conditional_norm": True},
     {"ada_target": 0.6},
 ]
-DEFAULTS = {"mode_seeking": 0.0, "lecam": 0.0, "conditional_norm": False, "ada_target": None}
+OFF = {"mode_seeking": 0.0, "lecam": 0.0, "conditional_norm": False, "ada_target": None}
+DEFAULTS = {"mode_seeking": 0.03, "lecam": 0.0, "conditional_norm": False, "ada_target": 0.6}
 
 
 @pytest.fixture(scope="module")
@@ -43,22 +44,25 @@ def same_weights(a, b) -> bool:
 
 @pytest.fixture(scope="module")
 def default_fit(toy):
-    return ConditionalGAN(**TINY, epochs=3).fit(*toy)
+    """Every diversity switch off: the GAN as it was before they existed."""
+    return ConditionalGAN(**TINY, epochs=3, **OFF).fit(*toy)
 
 
 # ----------------------------------------------------------------------- estimator level
-def test_defaults_reproduce_a_fit_without_the_new_parameters(toy, default_fit):
+def test_defaults_are_mode_seeking_and_ada(toy, default_fit):
+    """The defaults (chosen by the low-data ablation) are mode seeking 0.03 and ADA 0.6."""
+    plain = ConditionalGAN(**TINY, epochs=3).fit(*toy)
     explicit = ConditionalGAN(**TINY, epochs=3, **DEFAULTS).fit(*toy)
-    assert same_weights(default_fit, explicit)
-    assert list(explicit.history_.columns) == list(default_fit.history_.columns)
-    assert "ada_p" not in explicit.history_.columns
-    assert explicit.history_.equals(default_fit.history_)
+    assert same_weights(plain, explicit)
+    assert plain.history_.equals(explicit.history_) and "ada_p" in plain.history_.columns
+    assert not same_weights(plain, default_fit)  # the switches change training
+    assert "ada_p" not in default_fit.history_.columns
 
 
 @pytest.mark.parametrize("switch", SWITCHES, ids=lambda s: next(iter(s)))
 def test_each_switch_changes_training_and_is_deterministic(toy, default_fit, switch):
-    a = ConditionalGAN(**TINY, epochs=3, **switch).fit(*toy)
-    b = ConditionalGAN(**TINY, epochs=3, **switch).fit(*toy)
+    a = ConditionalGAN(**TINY, epochs=3, **{**OFF, **switch}).fit(*toy)
+    b = ConditionalGAN(**TINY, epochs=3, **{**OFF, **switch}).fit(*toy)
     assert same_weights(a, b)
     labels = np.tile(a.classes_, 2)
     np.testing.assert_array_equal(a.sample(labels, random_state=1), b.sample(labels, random_state=1))
@@ -97,7 +101,7 @@ def test_trainer_history_rows_carry_ada_p_only_when_ada_is_on(toy):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(training.Trainer, "__init__", spy)
         ConditionalGAN(**TINY, epochs=2, ada_target=0.0).fit(*toy)
-        ConditionalGAN(**TINY, epochs=2).fit(*toy)
+        ConditionalGAN(**TINY, epochs=2, **OFF).fit(*toy)
     with_ada, without = rows[0], rows[1]
     assert [r["ada_p"] for r in with_ada] == [0.0, 0.0]  # 4 steps: the first adjustment lands after epoch 2
     assert all("ada_p" not in r for r in without)
@@ -182,7 +186,6 @@ def test_conditional_norm_builds_samples_and_round_trips(tmp_path, channels):
         ({"lecam": -0.1}, "lecam"),
         ({"ada_target": 1.5}, "ada_target"),
         ({"ada_target": True}, "ada_target"),
-        ({"ada_target": 0.6, "diff_augment": None}, "ada_target"),
         ({"conditional_norm": "yes"}, "conditional_norm"),
         ({"conditional_norm": True, "model": "vanilla"}, "conditional_norm"),
         ({"conditional_norm": True, "strategy": "per-class"}, "conditional_norm"),
@@ -191,6 +194,14 @@ def test_conditional_norm_builds_samples_and_round_trips(tmp_path, channels):
 def test_bad_values_raise_config_error_naming_the_parameter(toy, params, name):
     with pytest.raises(ConfigError, match=name):
         ConditionalGAN(**TINY, epochs=1, **params).fit(*toy)
+
+
+def test_ada_is_ignored_without_diff_augment(toy):
+    """The default ada_target must not break diff_augment=None: there is nothing to adapt."""
+    off = ConditionalGAN(**TINY, epochs=2, diff_augment=None, ada_target=None).fit(*toy)
+    default = ConditionalGAN(**TINY, epochs=2, diff_augment=None).fit(*toy)
+    np.testing.assert_array_equal(off.sample([0, 1], random_state=0), default.sample([0, 1], random_state=0))
+    assert "ada_p" not in default.history_
 
 
 # ----------------------------------------------------------------------- building blocks

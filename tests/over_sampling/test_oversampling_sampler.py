@@ -156,11 +156,29 @@ def test_synthetic_rows_are_draw_synthetic_rows(imbalanced):
     from synthaug.over_sampling import draw_synthetic
 
     X, y = imbalanced
-    sampler = GANOverSampler(validation_fraction=0, generator=tiny_gan(), random_state=4)
+    sampler = GANOverSampler(validation_fraction=0, generator=tiny_gan(), random_state=4, select=None)
     X_res, y_res = sampler.fit_resample(X, y)
     X_syn, y_syn = draw_synthetic(sampler.generator_, sampler.sampling_strategy_, 4)
     np.testing.assert_array_equal(X_res[len(X):], X_syn)
     np.testing.assert_array_equal(y_res[len(X):], y_syn)
+
+
+def test_selected_rows_come_from_the_pool_and_match_draw_selected(imbalanced):
+    """With a selection method (the default), the rows are the selection's pick of a pool."""
+    from synthaug.over_sampling import draw_selected, draw_synthetic, pool_size
+
+    X, y = imbalanced
+    sampler = GANOverSampler(validation_fraction=0, generator=tiny_gan(), random_state=4)
+    assert sampler.select == "coverage"
+    X_res, y_res = sampler.fit_resample(X, y)
+    images = X.reshape(len(X), 1, 8, 8) if X.ndim == 2 else X
+    X_sel, y_sel = draw_selected(sampler.generator_, sampler.sampling_strategy_, 4, select="coverage",
+                                 real_X=images, real_y=y)
+    np.testing.assert_array_equal(X_res[len(X):].reshape(X_sel.shape), X_sel)
+    np.testing.assert_array_equal(y_res[len(X):], y_sel)
+    pool_X, _ = draw_synthetic(sampler.generator_, pool_size(sampler.sampling_strategy_), 4)
+    pool = {row.tobytes() for row in pool_X}
+    assert all(row.tobytes() in pool for row in X_sel)
 
 
 def test_fit_params_reach_the_generator(imbalanced, tmp_path):
