@@ -212,9 +212,10 @@ class QualityReport:
             lines.append(row("  " + label(cls_row["class"]), cls_row, "trts"))
         if self.selected_snapshot is not None:
             chosen = self.snapshots[self.selected_snapshot]
+            why = ("the best coverage among those that pass" if chosen.get("passes") else
+                   f"none passes; the best coverage with precision >= {_SNAPSHOT_PRECISION_SHARE:g} x real")
             lines.append(f"  Using snapshot {self.selected_snapshot} (epoch {chosen.get('epoch')}) of "
-                         f"{len(self.snapshots)}: the best coverage with precision >= "
-                         f"{_SNAPSHOT_PRECISION_SHARE:g} x real.")
+                         f"{len(self.snapshots)}: {why}.")
         lines.append(f"Verdict: {'PASSED' if self.passed else 'FAILED'}")
         lines.extend(f"  - {reason}" for reason in self.reasons)
         return lines
@@ -369,9 +370,9 @@ def assess_generator(generator, X_fit, y_fit, X_held, y_held, *, n_per_class: in
     ``generator`` needs ``sample(labels, random_state=...)``. When it also has
     ``snapshots_`` (a list of dicts with ``epoch``/``step``) and ``use_snapshot(index)``,
     every snapshot is scored with the same feature extractor and the same noise, and the
-    one with the best coverage (ties: recall, then the later one) among those whose
-    precision is at least 0.5 x the real reference precision is selected (none
-    eligible: the last). The generator is left on that snapshot and the report lists
+    one with the best coverage (ties: recall, then the later one) is selected among
+    those that pass the gate (:func:`judge`), or, when none passes, among those whose
+    precision is at least 0.5 x the real reference precision (none eligible: the last). The generator is left on that snapshot and the report lists
     every snapshot's numbers.
     """
     X_fit, y_fit, X_held, y_held, n_per_class = _check_inputs(X_fit, y_fit, X_held, y_held, n_per_class)
@@ -391,9 +392,10 @@ def assess_generator(generator, X_fit, y_fit, X_held, y_held, *, n_per_class: in
     for i, snap in enumerate(snapshots):
         generator.use_snapshot(i)
         overall, _ = space.score(draw(), labels, per_class=False)
+        passes, _ = judge(overall, space.reference, len(np.unique(labels)))
         scores.append({"index": i, "epoch": snap.get("epoch"), "step": snap.get("step"),
                        **{k: overall[k] for k in (*_METRICS, "trts")},
-                       "eligible": not overall["precision"] < floor})
+                       "passes": bool(passes), "eligible": not overall["precision"] < floor})
     best = _best(scores)
     generator.use_snapshot(best)
     log.info("quality gate: selected snapshot %d of %d (epoch %s)", best, len(scores), scores[best]["epoch"])
@@ -406,8 +408,9 @@ def _key(score: dict) -> tuple[float, float]:
 
 
 def _best(scores: list[dict]) -> int:
-    """Index of the best eligible score (ties: the later); the last when none is eligible."""
-    eligible = [s for s in scores if s["eligible"]]
+    """Index of the best score (ties: the later) among the snapshots that pass the gate,
+    else among those above the precision floor; the last when none is eligible."""
+    eligible = [s for s in scores if s.get("passes")] or [s for s in scores if s["eligible"]]
     if not eligible:
         return scores[-1]["index"]
     return max(reversed(eligible), key=_key)["index"]

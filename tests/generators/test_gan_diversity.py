@@ -22,7 +22,7 @@ SWITCHES = [
     {"ada_target": 0.6},
 ]
 OFF = {"mode_seeking": 0.0, "lecam": 0.0, "conditional_norm": False, "ada_target": None}
-DEFAULTS = {"mode_seeking": 0.03, "lecam": 0.0, "conditional_norm": False, "ada_target": 0.6}
+DEFAULTS = OFF  # opt-in: they helped low-data digits but hurt BreastMNIST (docs/benchmarks.md)
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +49,12 @@ def default_fit(toy):
 
 
 # ----------------------------------------------------------------------- estimator level
-def test_defaults_are_mode_seeking_and_ada(toy, default_fit):
-    """The defaults (chosen by the low-data ablation) are mode seeking 0.03 and ADA 0.6."""
+def test_defaults_reproduce_a_fit_without_the_new_parameters(toy, default_fit):
+    """Every switch is off by default: a plain fit is the GAN as it was before them."""
     plain = ConditionalGAN(**TINY, epochs=3).fit(*toy)
-    explicit = ConditionalGAN(**TINY, epochs=3, **DEFAULTS).fit(*toy)
-    assert same_weights(plain, explicit)
-    assert plain.history_.equals(explicit.history_) and "ada_p" in plain.history_.columns
-    assert not same_weights(plain, default_fit)  # the switches change training
-    assert "ada_p" not in default_fit.history_.columns
+    assert same_weights(plain, default_fit)
+    assert plain.history_.equals(default_fit.history_)
+    assert "ada_p" not in plain.history_.columns
 
 
 @pytest.mark.parametrize("switch", SWITCHES, ids=lambda s: next(iter(s)))

@@ -153,3 +153,17 @@ def test_caption_is_drawn_under_the_image():
     assert out.height > base.height + 24  # wrapped onto several lines
     strip = np.asarray(out.convert("L"))[base.height:]
     assert strip.min() < 128  # text was drawn
+
+
+def test_snapshot_choice_prefers_snapshots_that_pass_the_gate():
+    from synthaug.quality.gate import _best
+
+    def score(i, coverage, passes, eligible=True):
+        return {"index": i, "coverage": coverage, "recall": 0.5, "passes": passes, "eligible": eligible}
+
+    # A failing snapshot with more coverage loses to one that passes.
+    assert _best([score(0, 0.9, False), score(1, 0.4, True), score(2, 0.3, True)]) == 1
+    # None passes: the best coverage above the precision floor.
+    assert _best([score(0, 0.9, False, eligible=False), score(1, 0.4, False), score(2, 0.6, False)]) == 2
+    # None eligible at all: the last.
+    assert _best([score(0, 0.9, False, False), score(1, 0.4, False, False)]) == 1
