@@ -148,25 +148,14 @@ def build_gan(opts: dict[str, Any], checkpoint_dir: Path):
 
     check_gan_options(opts)
     diff = opts["diff_augment"]
+    # Options that map one to one onto ConditionalGAN parameters of the same name.
+    same = ("model", "strategy", "loss", "epochs", "steps", "batch_size", "max_minutes", "n_snapshots",
+            "spectral_norm", "mode_seeking", "lecam", "conditional_norm", "ada_target", "device",
+            "progress", "checkpoint_every")
     return ConditionalGAN(
-        model=opts["model"],
-        strategy=opts["strategy"],
-        loss=opts["loss"],
-        epochs=opts["epochs"],
-        steps=opts["steps"],
-        batch_size=opts["batch_size"],
-        max_minutes=opts["max_minutes"],
-        n_snapshots=opts["n_snapshots"],
-        spectral_norm=opts["spectral_norm"],
+        **{name: opts[name] for name in same},
         diff_augment=None if diff.strip().lower() in ("", "none") else diff,
         ema_decay=opts["ema_decay"] or None,
-        mode_seeking=opts["mode_seeking"],
-        lecam=opts["lecam"],
-        conditional_norm=opts["conditional_norm"],
-        ada_target=opts["ada_target"],
-        device=opts["device"],
         random_state=opts["seed"],
-        progress=opts["progress"],
         checkpoint_dir=str(checkpoint_dir),
-        checkpoint_every=opts["checkpoint_every"],
     )
