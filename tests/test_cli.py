@@ -375,3 +375,10 @@ def test_select_choices_are_the_selection_registry() -> None:
     from synthaug.over_sampling import SELECTION_METHODS
 
     assert set(SELECT_CHOICES) == set(SELECTION_METHODS)
+
+
+def test_epochs_and_steps_together_are_refused_before_loading(tmp_path: Path) -> None:
+    result = invoke("train", tmp_path / "missing.npz", "--out", tmp_path / "o", "--epochs", "3", "--steps", "10")
+    assert result.exit_code == 1
+    assert "--epochs and --steps both set the training length; give one of them." in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "o").exists()
