@@ -18,7 +18,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/synthaug augment builtin:digits --out runs/demo --seed 0 --overwrite
-	@echo "Results are in runs/demo (augmented.npz, synthetic/, samples.png, history.csv, config.json)."
+	@echo "Results are in runs/demo (augmented.npz, synthetic/, samples.png, quality.json, history.csv, model/, config.json)."
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
