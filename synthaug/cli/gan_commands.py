@@ -25,7 +25,7 @@ from ..persistence import (
 )
 from ._common import check_output_dir, load_data, positive, staged_output
 from .gan_options import (
-    _STAMP_KEYS,
+    STAMP_KEYS,
     build_gan,
     check_gan_options,
     count_options,
@@ -46,10 +46,10 @@ def _checkpoint_dir(out: Path) -> Path:
 
 def _prepare_checkpoint(data: str, opts: dict[str, Any], ckpt: Path) -> None:
     """With --resume, check the run stamp; without, start a fresh checkpoint folder."""
-    stamp = {"data": data, **{k: opts.get(k) for k in _STAMP_KEYS}}
+    stamp = {"data": data, **{k: opts.get(k) for k in STAMP_KEYS}}
     if opts["resume"]:
         saved = read_json(ckpt / RUN_STAMP, "run stamp") if (ckpt / RUN_STAMP).is_file() else None
-        describe = {"data": "DATA", **{k: "--" + k.replace("_", "-") for k in _STAMP_KEYS}}
+        describe = {"data": "DATA", **{k: "--" + k.replace("_", "-") for k in STAMP_KEYS}}
         check_resume_stamp(saved, stamp, where=ckpt, describe=describe)
         return
     if ckpt.exists():

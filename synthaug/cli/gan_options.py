@@ -17,7 +17,7 @@ from ..generators import LOSSES, MODELS, STRATEGIES
 from ._common import data_options, positive
 
 # What must match between an interrupted train/augment and its --resume.
-_STAMP_KEYS = ("model", "strategy", "loss", "epochs", "steps", "batch_size", "max_minutes", "n_snapshots",
+STAMP_KEYS = ("model", "strategy", "loss", "epochs", "steps", "batch_size", "max_minutes", "n_snapshots",
                "spectral_norm", "diff_augment", "ema_decay", "mode_seeking", "lecam", "conditional_norm",
                "ada_target", "seed", "image_size")
 

@@ -183,6 +183,11 @@ class QualityReport:
         """One line, for under a sample grid."""
         m, r = self.metrics, self.reference
         verdict = "PASSED" if self.passed else "FAILED"
+        n_held = m.get("n_held", math.nan)
+        if isinstance(n_held, (int, float)) and n_held < NOISY_HELD_PER_CLASS * self.n_classes:
+            # With a handful of held-back images the k-NN numbers are near-degenerate
+            # (precision and coverage read 1.00 for almost anything): say so on the image.
+            verdict += f" (noisy: {n_held:.0f} held-back images)"
         return (f"quality gate {verdict}: precision {_fmt(m['precision']).strip()} "
                 f"(real {_fmt(r['precision']).strip()}), recall {_fmt(m['recall']).strip()} "
                 f"(real {_fmt(r['recall']).strip()}), coverage {_fmt(m['coverage']).strip()}, "

@@ -110,26 +110,13 @@ def test_history_frame_has_ada_p_column_when_ada_is_on(toy):
     assert list(gan.history_.columns)[-1] == "ada_p"
 
 
-def _interrupt_at(monkeypatch, call_number):
-    real_step = training.train_step
-    calls = {"n": 0}
-
-    def step(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == call_number:
-            raise KeyboardInterrupt
-        return real_step(*args, **kwargs)
-
-    monkeypatch.setattr(training, "train_step", step)
-
-
-def test_resume_with_lecam_and_ada_is_bit_identical(toy, tmp_path, monkeypatch):
+def test_resume_with_lecam_and_ada_is_bit_identical(toy, tmp_path, monkeypatch, interrupt_at):
     X, y = toy
     params = dict(TINY, epochs=5, checkpoint_every=2, lecam=0.3, ada_target=0.0, mode_seeking=0.5)
     full = ConditionalGAN(**params, checkpoint_dir=tmp_path / "full").fit(X, y)
 
     ckpt = tmp_path / "run"
-    _interrupt_at(monkeypatch, 3 * 2 + 2)  # in epoch 4; the checkpoint holds epoch 3 = step 6
+    interrupt_at(3 * 2 + 2)  # in epoch 4; the checkpoint holds epoch 3 = step 6
     with pytest.raises(KeyboardInterrupt):
         ConditionalGAN(**params, checkpoint_dir=ckpt).fit(X, y)
     monkeypatch.undo()

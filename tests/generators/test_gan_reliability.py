@@ -12,7 +12,7 @@ import torch
 
 from synthaug.exceptions import ConfigError, ModelFileError, TrainingDivergedError
 from synthaug.generators import ConditionalGAN
-from synthaug.generators import losses, training
+from synthaug.generators import losses
 
 TINY = dict(width=8, latent_dim=8, batch_size=16, random_state=0, device="cpu")
 STEPS_PER_EPOCH = 2  # 36 toy images, batch 16 (conditional)
@@ -40,20 +40,6 @@ def assert_same_model(a, b):
     assert a.history_.drop(columns=[]).equals(b.history_)
 
 
-def interrupt_at(monkeypatch, call_number):
-    """Make the ``call_number``-th training step (1-based) raise KeyboardInterrupt."""
-    real_step = training.train_step
-    calls = {"n": 0}
-
-    def step(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == call_number:
-            raise KeyboardInterrupt
-        return real_step(*args, **kwargs)
-
-    monkeypatch.setattr(training, "train_step", step)
-
-
 @pytest.mark.parametrize(
     "strategy, epochs, call, saved_epoch, saved_pair",
     [
@@ -63,14 +49,14 @@ def interrupt_at(monkeypatch, call_number):
         ("per-class", 3, 3 + 2, 1, 1),
     ],
 )
-def test_interrupt_then_resume_equals_uninterrupted(toy, tmp_path, monkeypatch, strategy, epochs, call,
+def test_interrupt_then_resume_equals_uninterrupted(toy, tmp_path, monkeypatch, interrupt_at, strategy, epochs, call,
                                                      saved_epoch, saved_pair):
     X, y = toy
     params = dict(TINY, strategy=strategy, epochs=epochs, checkpoint_every=2)
     full = ConditionalGAN(**params, checkpoint_dir=tmp_path / "full").fit(X, y)
 
     ckpt = tmp_path / "run"
-    interrupt_at(monkeypatch, call)
+    interrupt_at(call)
     with pytest.raises(KeyboardInterrupt):
         ConditionalGAN(**params, checkpoint_dir=ckpt).fit(X, y)
     monkeypatch.undo()
@@ -92,9 +78,9 @@ def test_resume_of_finished_run_and_more_epochs(toy, tmp_path):
     assert_same_model(straight, longer)
 
 
-def test_keyboard_interrupt_without_checkpoint_dir_is_reraised(toy, monkeypatch):
+def test_keyboard_interrupt_without_checkpoint_dir_is_reraised(toy, interrupt_at):
     X, y = toy
-    interrupt_at(monkeypatch, 2)
+    interrupt_at(2)
     gan = ConditionalGAN(**TINY, epochs=2)
     with pytest.raises(KeyboardInterrupt):
         gan.fit(X, y)

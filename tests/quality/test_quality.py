@@ -167,3 +167,10 @@ def test_snapshot_choice_prefers_snapshots_that_pass_the_gate():
     assert _best([score(0, 0.9, False, eligible=False), score(1, 0.4, False), score(2, 0.6, False)]) == 2
     # None eligible at all: the last.
     assert _best([score(0, 0.9, False, False), score(1, 0.4, False, False)]) == 1
+
+
+def test_caption_says_when_the_numbers_are_noisy(toy_split):
+    X_fit, y_fit, X_held, y_held, pool = toy_split
+    real = _real_like(pool)
+    few = assess(real, X_fit, y_fit, X_held[:3], y_held[:3], random_state=0, device="cpu")
+    assert "(noisy: 3 held-back images)" in few.caption()
