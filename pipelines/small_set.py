@@ -3,7 +3,9 @@
 ``make`` writes 10 images per class of ``builtin:digits`` as an .npz whose ``test_*``
 arrays hold every other digit; ``score`` compares the synthetic rows of an
 ``augmented.npz`` with those real test digits (pixel-space k-NN precision and recall,
-Kynkäänniemi et al. 2019, k = 3) and trains an RBF SVC on the real rows alone and on
+Kynkäänniemi et al. 2019, k = 3), checks for copying (median distance from a synthetic
+image to its nearest real training image, over the same for a real test image: below
+0.7 the generator copies), and trains an RBF SVC on the real rows alone and on
 real + synthetic, both scored on the test digits::
 
     python pipelines/small_set.py make runs/digits100.npz
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from sklearn.neighbors import NearestNeighbors
 from sklearn.svm import SVC
 
 from synthaug.data import images_to_uint8, load_dataset
@@ -40,10 +43,13 @@ def score(augmented: str, data: str, k: int) -> None:
         X_test = t["test_images"].reshape(len(t["test_images"]), -1) / 255.0
         y_test = t["test_labels"]
     pr = prdc(X_test, X[syn], k=k)
+    nearest = NearestNeighbors(n_neighbors=1).fit(X[~syn])
+    copy_ratio = np.median(nearest.kneighbors(X[syn])[0]) / np.median(nearest.kneighbors(X_test)[0])
     real_only = SVC().fit(X[~syn], y[~syn]).score(X_test, y_test)
     mixed = SVC().fit(X, y).score(X_test, y_test)
     print(f"{syn.sum()} synthetic vs {len(y_test)} real test digits (k = {k}): "
           f"precision {pr['precision']:.3f}, recall {pr['recall']:.3f}")
+    print(f"nearest-training-image distance, synthetic / real test (median): {copy_ratio:.2f}")
     print(f"RBF SVC on the {(~syn).sum()} real rows: {real_only:.3f}; on real + synthetic: {mixed:.3f}")
 
 

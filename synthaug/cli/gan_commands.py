@@ -25,13 +25,13 @@ from ..persistence import (
 )
 from ._common import check_output_dir, load_data, positive, staged_output
 from .gan_options import (
-    STAMP_KEYS,
     build_gan,
     check_gan_options,
     count_options,
     gan_command,
     quality_options,
     select_options,
+    stamp_keys,
 )
 
 DIVERGED_MODEL_NAME = "last_healthy_model"
@@ -46,10 +46,11 @@ def _checkpoint_dir(out: Path) -> Path:
 
 def _prepare_checkpoint(data: str, opts: dict[str, Any], ckpt: Path) -> None:
     """With --resume, check the run stamp; without, start a fresh checkpoint folder."""
-    stamp = {"data": data, **{k: opts.get(k) for k in STAMP_KEYS}}
+    keys = stamp_keys(opts)
+    stamp = {"data": data, **{k: opts.get(k) for k in keys}}
     if opts["resume"]:
         saved = read_json(ckpt / RUN_STAMP, "run stamp") if (ckpt / RUN_STAMP).is_file() else None
-        describe = {"data": "DATA", **{k: "--" + k.replace("_", "-") for k in STAMP_KEYS}}
+        describe = {"data": "DATA", **{k: "--" + k.replace("_", "-") for k in keys}}
         check_resume_stamp(saved, stamp, where=ckpt, describe=describe)
         return
     if ckpt.exists():
@@ -260,11 +261,11 @@ def generate(model_dir: Path, out: Path, n_per_class: int, seed: int, device: st
     samples.png and config.json.
     """
     from ..data import ImageDataset, write_npz
-    from ..generators import ConditionalGAN
+    from ..generators import load_model
 
     positive("--n-per-class", n_per_class)
     check_output_dir(out, overwrite)
-    gan = ConditionalGAN.load(find_model_dir(model_dir), device=device)
+    gan = load_model(find_model_dir(model_dir), device=device)  # a GAN or a diffusion model
     class_names = gan.class_names_
     labels = np.repeat(np.arange(len(gan.classes_)), n_per_class)
     with staged_output(out, overwrite) as tmp:

@@ -1,8 +1,11 @@
 """The options of the commands that train a generator (``train``, ``augment``).
 
 One list per concern, each option mirroring a parameter of
-:class:`~synthaug.generators.ConditionalGAN` or :class:`~synthaug.over_sampling.GANOverSampler`;
-:func:`build_gan` turns the parsed options into the estimator.
+:class:`~synthaug.generators.ConditionalGAN`, :class:`~synthaug.generators.ConditionalDiffusion`
+or :class:`~synthaug.over_sampling.GANOverSampler`; :func:`build_gan` turns the parsed
+options into the estimator (``--model ddpm``: the diffusion model). GAN-only options
+(:data:`GAN_ONLY`) given with ``--model ddpm``, and diffusion-only ones
+(:data:`DIFFUSION_ONLY`) given with a GAN, are refused rather than silently ignored.
 """
 
 from __future__ import annotations
@@ -13,13 +16,21 @@ from typing import Any, Callable
 import click
 
 from ..exceptions import ConfigError
-from ..generators import LOSSES, MODELS, STRATEGIES
+from ..generators import DIFFUSION_MODELS, GENERATOR_MODELS, LOSSES, STRATEGIES
 from ._common import data_options, positive
 
 # What must match between an interrupted train/augment and its --resume.
 STAMP_KEYS = ("model", "strategy", "loss", "epochs", "steps", "batch_size", "max_minutes", "n_snapshots",
                "spectral_norm", "diff_augment", "ema_decay", "mode_seeking", "lecam", "conditional_norm",
                "ada_target", "seed", "image_size")
+# ... and, for --model ddpm only (so that older GAN checkpoints still resume).
+DIFFUSION_STAMP_KEYS = ("sample_steps", "guidance_scale")
+
+#: Options that only a GAN takes, and only the diffusion model takes: (name, default).
+GAN_ONLY = (("loss", "hinge"), ("spectral_norm", True), ("diff_augment", "color,translation,cutout"),
+            ("ada_target", None), ("mode_seeking", 0.0), ("lecam", 0.0), ("conditional_norm", False),
+            ("ema_decay", 0.999))
+DIFFUSION_ONLY = (("sample_steps", 25), ("guidance_scale", 1.0))
 
 # The selection methods, spelled here (not imported) to keep `synthaug --help` fast;
 # tests/test_cli.py pins them against over_sampling.SELECTION_METHODS.
@@ -28,8 +39,9 @@ SELECT_CHOICES = ("none", "random", "coverage", "covariance", "critic")
 
 # ----------------------------------------------------------------------- options
 _GAN_OPTIONS = [
-    click.option("--model", "model", type=click.Choice(MODELS), default="dcgan",
-                 show_default=True, help="Network family."),
+    click.option("--model", "model", type=click.Choice(GENERATOR_MODELS), default="dcgan",
+                 show_default=True,
+                 help="Generator: a GAN (dcgan, vanilla) or a denoising diffusion model (ddpm)."),
     click.option("--strategy", type=click.Choice(STRATEGIES), default="conditional", show_default=True,
                  help="One network pair conditioned on the label, or one pair per class."),
     click.option("--loss", type=click.Choice(LOSSES), default="hinge", show_default=True),
@@ -58,6 +70,11 @@ _GAN_OPTIONS = [
                  help="Weight of LeCam regularisation of the discriminator; 0 disables."),
     click.option("--conditional-norm/--no-conditional-norm", default=False, show_default=True,
                  help="Class-conditional BatchNorm in the generator (dcgan, conditional)."),
+    click.option("--sample-steps", type=int, default=25, show_default=True,
+                 help="ddpm only: DDIM steps per sample (more: slower, sharper)."),
+    click.option("--guidance-scale", type=float, default=1.0, show_default=True,
+                 help="ddpm only: classifier-free guidance; 1 is the plain conditional model, "
+                      "0 unconditional, above 1 sharper classes with less variety."),
     click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
     click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda."),
     click.option("--checkpoint-every", type=int, default=10, show_default=True,
@@ -140,13 +157,42 @@ def check_gan_options(opts: dict[str, Any]) -> None:
         raise ConfigError(f"--n-snapshots must be >= 0, got {opts['n_snapshots']}.")
     if not 0.0 <= opts["ema_decay"] < 1.0:
         raise ConfigError(f"--ema-decay must be in [0, 1), got {opts['ema_decay']}.")
+    diffusion = opts["model"] in DIFFUSION_MODELS
+    for name, default in GAN_ONLY if diffusion else DIFFUSION_ONLY:
+        if opts.get(name, default) != default:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(
+                f"{flag} applies to {'GAN models (dcgan, vanilla)' if diffusion else '--model ddpm'} only; "
+                f"drop it, or choose {'a GAN with --model dcgan' if diffusion else '--model ddpm'}."
+            )
+    if diffusion:
+        if opts.get("select") == "critic":
+            raise ConfigError("--select critic scores samples with a GAN's discriminator; a diffusion model "
+                              "has none. Use --select coverage, covariance or none with --model ddpm.")
+        positive("--sample-steps", opts["sample_steps"])
+        if not opts["guidance_scale"] >= 0:
+            raise ConfigError(f"--guidance-scale must be >= 0, got {opts['guidance_scale']}.")
+
+
+def stamp_keys(opts: dict[str, Any]) -> tuple[str, ...]:
+    """The options recorded in a run's stamp (what --resume must match)."""
+    return STAMP_KEYS + (DIFFUSION_STAMP_KEYS if opts.get("model") in DIFFUSION_MODELS else ())
 
 
 def build_gan(opts: dict[str, Any], checkpoint_dir: Path):
-    """The :class:`~synthaug.generators.ConditionalGAN` that the options describe."""
-    from ..generators import ConditionalGAN  # deferred: torch and the networks cost seconds at start-up
+    """The generator that the options describe: a ConditionalGAN, or for ``--model ddpm``
+    a ConditionalDiffusion."""
+    from ..generators import (  # deferred: torch costs seconds at start-up
+        ConditionalDiffusion,
+        ConditionalGAN,
+    )
 
     check_gan_options(opts)
+    if opts["model"] in DIFFUSION_MODELS:
+        same = ("strategy", "epochs", "steps", "batch_size", "max_minutes", "n_snapshots", "sample_steps",
+                "guidance_scale", "device", "progress", "checkpoint_every")
+        return ConditionalDiffusion(**{name: opts[name] for name in same}, random_state=opts["seed"],
+                                    checkpoint_dir=str(checkpoint_dir))
     diff = opts["diff_augment"]
     # Options that map one to one onto ConditionalGAN parameters of the same name.
     same = ("model", "strategy", "loss", "epochs", "steps", "batch_size", "max_minutes", "n_snapshots",

@@ -114,9 +114,9 @@ def robustness(data: str, model_spec: str, out: Path, trust_pickle: bool, eps_te
                        build_attack=attack_from_config)
     generator = None
     if generator_dir is not None:
-        from ..generators import ConditionalGAN
+        from ..generators import load_model as load_generator
 
-        generator = ConditionalGAN.load(find_model_dir(generator_dir, flag="--generator"), device=device)
+        generator = load_generator(find_model_dir(generator_dir, flag="--generator"), device=device)
 
     click.echo(
         f"Robustness of {model_spec} ({model.kind}, {'white box' if model.has_gradients else 'transfer'}) "

@@ -31,6 +31,7 @@ __all__ = [
     "check_int",
     "check_labels",
     "check_unit_pixels",
+    "class_indices",
     "encode_labels",
 ]
 
@@ -230,3 +231,26 @@ def check_float(name: str, value: Any, low: float, high: float = math.inf, *,
         interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
         raise ConfigError(f"{name} must be a number in {interval}, got {value!r}.")
     return v
+
+
+def class_indices(classes: np.ndarray, y) -> np.ndarray:
+    """The index in ``classes`` of each label of ``y`` (a fitted generator's ``classes_``).
+
+    ConfigError naming the unknown labels and the known classes when a label is not one
+    of them, or when ``y`` is not 1-D.
+    """
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ConfigError(f"y has shape {y.shape}; pass a 1-D sequence of labels, one per image.")
+    lookup = {c: i for i, c in enumerate(classes.tolist())}
+    try:
+        idx = np.array([lookup.get(v, -1) for v in y.tolist()], dtype=np.int64)
+    except TypeError:  # unhashable labels
+        idx = np.full(len(y), -1, np.int64)
+    if np.any(idx < 0):
+        unknown = sorted({repr(v) for v, i in zip(y.tolist(), idx) if i < 0})
+        raise ConfigError(
+            f"unknown label(s) {', '.join(unknown[:5])} in y; this model knows the classes "
+            f"{classes.tolist()}."
+        )
+    return idx

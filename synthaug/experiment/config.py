@@ -32,8 +32,12 @@ from typing import Any, Mapping
 from ..attacks.spec import RobustnessSpec
 from ..classifiers import CLASSIFIER_NAMES
 from ..exceptions import ConfigError
-from ..generators import LOSSES, MODELS, STRATEGIES
-from ..over_sampling.select import DEFAULT_POOL_FACTOR, DEFAULT_SELECT, SELECTION_METHODS
+from ..generators import GENERATOR_MODELS, LOSSES, STRATEGIES
+from ..over_sampling.select import (
+    DEFAULT_POOL_FACTOR,
+    DEFAULT_SELECT,
+    SELECTION_METHODS,
+)
 from .arms import ARMS
 from .recipe import config_from_dict, config_from_toml
 
@@ -114,7 +118,11 @@ class ExperimentConfig:
         Extra keyword arguments for the CNN, and per-classifier-name keyword arguments
         (``{"random_forest": {"n_estimators": 200}}``).
     gan_model, gan_strategy, gan_loss : str
-        Generator architecture, conditioning strategy and loss.
+        Generator: a GAN architecture (``dcgan``, ``vanilla``) or ``ddpm`` (the diffusion
+        generator, :class:`~synthaug.generators.ConditionalDiffusion`), its conditioning
+        strategy, and the GAN's loss (ignored by ``ddpm``). Every arm named ``gan*`` uses
+        this generator; two runs of one recipe that differ only here share splits,
+        subsamples and classifier seeds, so their results compare pair by pair.
     gan_epochs, gan_batch_size : int or None
         Generator training length and batch size; None (the default) lets the
         generator's budget rule choose them from the data, as ``synthaug augment`` does.
@@ -123,8 +131,10 @@ class ExperimentConfig:
         (``"none"``, ``"coverage"``, ``"covariance"``, ``"critic"``, ``"random"``) and the
         pool size per class relative to the samples kept.
     gan_params : dict
-        Extra keyword arguments for :class:`~synthaug.generators.ConditionalGAN`
-        (``steps``, ``max_minutes``, ``mode_seeking``, ``lecam``, ``ada_target``, ...).
+        Extra keyword arguments for the generator: :class:`~synthaug.generators.ConditionalGAN`
+        (``steps``, ``max_minutes``, ``mode_seeking``, ``lecam``, ``ada_target``, ...) or
+        :class:`~synthaug.generators.ConditionalDiffusion` (``steps``, ``sample_steps``,
+        ``guidance_scale``, ...).
     flips : bool
         Allow horizontal flips in classic augmentation (wrong for digits, fine for
         many medical images).
@@ -328,7 +338,7 @@ class ExperimentConfig:
             cp[name] = as_dict(f"classifier_params.{name}", params)
         set_("classifier_params", cp)
         # Checked here, when the recipe is read, not inside a worker an hour later.
-        set_("gan_model", as_str("gan_model", self.gan_model, MODELS))
+        set_("gan_model", as_str("gan_model", self.gan_model, GENERATOR_MODELS))
         set_("gan_strategy", as_str("gan_strategy", self.gan_strategy, STRATEGIES))
         set_("gan_loss", as_str("gan_loss", self.gan_loss, LOSSES))
         # None: the generator's own budget rule (synthaug.generators.budget), as in the CLI.
@@ -336,6 +346,7 @@ class ExperimentConfig:
             value = getattr(self, key)
             set_(key, None if value is None else as_int(key, value, minimum=1))
         set_("gan_params", as_dict("gan_params", self.gan_params))
+        _check_generator_params(self.gan_model, self.gan_params, err)
         set_("gan_select", as_str("gan_select", self.gan_select, tuple(SELECTION_METHODS)))
         factor = _parse_number("gan_pool_factor", self.gan_pool_factor, where)
         if not factor >= 1:
@@ -458,3 +469,17 @@ class ExperimentConfig:
                 v = {k: (dict(x) if isinstance(x, Mapping) else x) for k, x in v.items()}
             out[f.name] = v
         return out
+
+
+def _check_generator_params(model: str, params: dict, err) -> None:
+    """The recipe's error naming a ``gan_params`` key the chosen generator does not take."""
+    import inspect
+
+    from .. import generators
+
+    cls = generators.ConditionalDiffusion if model in generators.DIFFUSION_MODELS else generators.ConditionalGAN
+    valid = set(inspect.signature(cls).parameters) - {"random_state", "device", "progress"}
+    unknown = sorted(set(params) - valid)
+    if unknown:
+        raise err("gan_params", f"{cls.__name__} (gan_model = {model!r}) has no parameter(s) "
+                                f"{', '.join(map(repr, unknown))}; valid: {', '.join(sorted(valid))}.")

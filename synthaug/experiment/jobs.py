@@ -29,7 +29,7 @@ from ..attacks import PGD, RobustnessSpec, evaluate_robustness
 from ..classifiers import make_classifier as make_named_classifier
 from ..data.grid import make_grid
 from ..exceptions import TrainingDivergedError
-from ..generators import ConditionalGAN
+from ..generators import DIFFUSION_MODELS, ConditionalDiffusion, ConditionalGAN
 from ..metrics import (
     classification_metrics,
     fidelity_report,
@@ -65,8 +65,14 @@ def _seed(seed: int, *keys: str) -> int:
     return derive_seed(seed, *keys, bits=32)
 
 
-def make_generator(config: ExperimentConfig, random_state: int) -> ConditionalGAN:
-    """An unfitted :class:`~synthaug.generators.ConditionalGAN` with the config's settings."""
+def make_generator(config: ExperimentConfig, random_state: int):
+    """An unfitted generator with the config's settings: a
+    :class:`~synthaug.generators.ConditionalGAN`, or a
+    :class:`~synthaug.generators.ConditionalDiffusion` for ``gan_model = "ddpm"``."""
+    if config.gan_model in DIFFUSION_MODELS:
+        return ConditionalDiffusion(strategy=config.gan_strategy, epochs=config.gan_epochs,
+                                    batch_size=config.gan_batch_size, device=config.device,
+                                    random_state=random_state, progress=False, **config.gan_params)
     return ConditionalGAN(
         model=config.gan_model,
         strategy=config.gan_strategy,

@@ -25,6 +25,14 @@ all 1797 digits: batch 64, 72 epochs = 2016 steps; BreastMNIST's 546 training im
 
 The numbers depend only on the data, never on the machine; ``max_minutes`` (a
 :class:`~synthaug.generators.ConditionalGAN` parameter) is the machine-dependent stop.
+
+The same four steps with other constants (a :class:`BudgetRule`) give the diffusion
+generator's budget, :data:`DIFFUSION_RULE`: batch ``N // 4`` in ``[16, 64]``; wanted
+``max(1000 steps, 300 epochs)`` but at most 4000 steps (a diffusion model trained much
+longer on 100 images starts to copy them: measured in ``docs/benchmarks.md``); cost cap
+64 M units (a denoiser step costs a little more than a GAN step per pixel; about eight
+minutes of one core); floor 500 steps. Examples: 100 digits of 8 x 8: batch 25, 300
+epochs = 1200 steps; BreastMNIST's 546 images: batch 64, 1226 steps (cost cap).
 """
 
 from __future__ import annotations
@@ -37,6 +45,9 @@ from ..exceptions import ConfigError
 
 __all__ = [
     "COST_BUDGET",
+    "DIFFUSION_RULE",
+    "GAN_RULE",
+    "BudgetRule",
     "FLOOR_STEPS",
     "MIN_EPOCHS",
     "MIN_STEPS",
@@ -63,6 +74,33 @@ BATCH_DIVISOR, BATCH_MIN, BATCH_MAX = 8, 8, 64
 
 
 @dataclass(frozen=True)
+class BudgetRule:
+    """The constants of a default budget (see the module docstring).
+
+    ``max_wanted``: an upper limit on the steps wanted (None: none), applied before the
+    cost cap.
+    """
+
+    min_steps: int
+    min_epochs: int
+    floor_steps: int
+    cost_budget: int
+    step_overhead: int
+    batch_divisor: int
+    batch_min: int
+    batch_max: int
+    max_wanted: int | None = None
+
+
+#: The GAN's rule (the module docstring's numbers).
+GAN_RULE = BudgetRule(MIN_STEPS, MIN_EPOCHS, FLOOR_STEPS, COST_BUDGET, STEP_OVERHEAD,
+                      BATCH_DIVISOR, BATCH_MIN, BATCH_MAX)
+#: The diffusion generator's rule.
+DIFFUSION_RULE = BudgetRule(min_steps=1000, min_epochs=300, floor_steps=500, cost_budget=64_000_000,
+                            step_overhead=2000, batch_divisor=4, batch_min=16, batch_max=64, max_wanted=4000)
+
+
+@dataclass(frozen=True)
 class Budget:
     """A resolved budget for one network pair.
 
@@ -76,13 +114,13 @@ class Budget:
     rule_text: str
 
 
-def default_batch_size(n_images: int) -> int:
+def default_batch_size(n_images: int, rule: BudgetRule = GAN_RULE) -> int:
     """The rule's batch size for a training set of ``n_images``."""
-    return int(min(BATCH_MAX, max(BATCH_MIN, n_images // BATCH_DIVISOR)))
+    return int(min(rule.batch_max, max(rule.batch_min, n_images // rule.batch_divisor)))
 
 
 def resolve_budget(n_images: int, image_shape, *, epochs: int | None = None, steps: int | None = None,
-                   batch_size: int | None = None, n_pairs: int = 1) -> Budget:
+                   batch_size: int | None = None, n_pairs: int = 1, rule: BudgetRule = GAN_RULE) -> Budget:
     """Choose the batch size and the number of epochs of one network pair.
 
     Parameters
@@ -97,31 +135,37 @@ def resolve_budget(n_images: int, image_shape, *, epochs: int | None = None, ste
         Explicit batch size; None applies the rule (see the module docstring).
     n_pairs : int, default 1
         Number of pairs trained in the fit: the cost cap is shared among them.
+    rule : BudgetRule, default GAN_RULE
 
     Returns
     -------
     Budget
     """
     n = int(n_images)
-    bs = default_batch_size(n) if batch_size is None else int(batch_size)
+    bs = default_batch_size(n, rule) if batch_size is None else int(batch_size)
     per_epoch = max(1, n // max(1, min(bs, n)))  # run_epoch: batches of min(bs, n), last one dropped
     if epochs is not None:
         e = int(epochs)
-        rule = f"epochs={e} given"
+        how_steps = f"epochs={e} given"
     elif steps is not None:
         e = max(1, math.ceil(int(steps) / per_epoch))
-        rule = f"steps={int(steps)} given, rounded up to whole epochs of {per_epoch} step(s)"
+        how_steps = f"steps={int(steps)} given, rounded up to whole epochs of {per_epoch} step(s)"
     else:
         _, h, w = (int(s) for s in image_shape)
-        wanted = max(MIN_STEPS, MIN_EPOCHS * per_epoch)
-        affordable = COST_BUDGET // (max(1, int(n_pairs)) * (min(bs, n) * h * w + STEP_OVERHEAD))
-        chosen = max(FLOOR_STEPS, min(wanted, affordable))
+        by_epochs = rule.min_epochs * per_epoch
+        if rule.max_wanted is not None:
+            by_epochs = min(by_epochs, rule.max_wanted)
+        wanted = max(rule.min_steps, by_epochs)
+        affordable = rule.cost_budget // (max(1, int(n_pairs)) * (min(bs, n) * h * w + rule.step_overhead))
+        chosen = max(rule.floor_steps, min(wanted, affordable))
         e = max(1, math.ceil(chosen / per_epoch))
-        rule = (f"default rule: wanted max({MIN_STEPS} steps, {MIN_EPOCHS} epochs) = {wanted}, "
-                f"affordable {affordable} (cost cap), floor {FLOOR_STEPS} -> {chosen} steps, "
-                f"rounded up to {e} epochs of {per_epoch} step(s)")
-    how = "given" if batch_size is not None else f"rule: {n} images // {BATCH_DIVISOR} in [{BATCH_MIN}, {BATCH_MAX}]"
-    rule_text = f"batch_size={bs} ({how}); {rule}"
+        limit = "" if rule.max_wanted is None else f" capped at {rule.max_wanted}"
+        how_steps = (f"default rule: wanted max({rule.min_steps} steps, {rule.min_epochs} epochs{limit}) = {wanted}, "
+                     f"affordable {affordable} (cost cap), floor {rule.floor_steps} -> {chosen} steps, "
+                     f"rounded up to {e} epochs of {per_epoch} step(s)")
+    how = ("given" if batch_size is not None
+           else f"rule: {n} images // {rule.batch_divisor} in [{rule.batch_min}, {rule.batch_max}]")
+    rule_text = f"batch_size={bs} ({how}); {how_steps}"
     return Budget(epochs=e, steps=e * per_epoch, batch_size=bs, rule_text=rule_text)
 
 

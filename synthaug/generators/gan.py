@@ -13,7 +13,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from .._utils import resolve_device
-from ..data.validation import check_images, encode_labels
+from ..data.validation import check_images, class_indices, encode_labels
 from ..exceptions import ConfigError, NotFittedError, OutputError, TrainingDivergedError
 from ..seeding import derive_seed, seed_from, torch_generator
 from . import checkpoint as ckpt_io
@@ -374,21 +374,7 @@ class ConditionalGAN(BaseEstimator):
             )
 
     def _class_indices(self, y) -> np.ndarray:
-        y = np.asarray(y)
-        if y.ndim != 1:
-            raise ConfigError(f"y has shape {y.shape}; pass a 1-D sequence of labels, one per image.")
-        lookup = {c: i for i, c in enumerate(self.classes_.tolist())}
-        try:
-            idx = np.array([lookup.get(v, -1) for v in y.tolist()], dtype=np.int64)
-        except TypeError:  # unhashable labels
-            idx = np.full(len(y), -1, np.int64)
-        if np.any(idx < 0):
-            unknown = sorted({repr(v) for v, i in zip(y.tolist(), idx) if i < 0})
-            raise ConfigError(
-                f"unknown label(s) {', '.join(unknown[:5])} in y; this model knows the classes "
-                f"{self.classes_.tolist()}."
-            )
-        return idx
+        return class_indices(self.classes_, y)
 
     def sample(self, y, *, random_state=None) -> np.ndarray:
         """Generate one image per requested label.

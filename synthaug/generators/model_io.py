@@ -38,13 +38,35 @@ from ..seeding import torch_generator
 from . import checkpoint as ckpt_io
 from .training import HISTORY_COLUMNS
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "HISTORY_FILE", "load_generator", "save_generator"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "HISTORY_FILE", "load_generator", "load_model", "model_format",
+           "save_generator"]
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "synthaug.ConditionalGAN"
 FORMAT_VERSION = 1
 HISTORY_FILE = "history.csv"
+
+
+def model_format(cls) -> str:
+    """The ``format`` a class's model folders carry (``MODEL_FORMAT``; the GAN's by default)."""
+    return getattr(cls, "MODEL_FORMAT", FORMAT)
+
+
+def _estimator_classes() -> dict[str, type]:
+    """Every generator estimator by the format of its model folder."""
+    from .diffusion import ConditionalDiffusion
+    from .gan import ConditionalGAN
+    return {model_format(c): c for c in (ConditionalGAN, ConditionalDiffusion)}
+
+
+def load_model(directory: str | Path, device: str = "auto"):
+    """Load any saved generator (GAN or diffusion), chosen by its folder's ``format``."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ModelFileError(f"{directory}: no such model folder. Pass the folder a generator was saved to.")
+    _, meta = _read_meta(directory, None)
+    return load_generator(_estimator_classes()[meta["format"]], directory, device)
 
 
 def save_generator(gan, directory: str | Path, class_names: Sequence[str] | None = None) -> Path:
@@ -62,9 +84,10 @@ def save_generator(gan, directory: str | Path, class_names: Sequence[str] | None
     for i, net in enumerate(gan.generators_):
         for key, value in net.state_dict().items():
             tensors[f"{i}.{key}"] = value
-    ckpt_io.write_weights(directory / ckpt_io.WEIGHTS_FILE, tensors, metadata={"format": FORMAT})
+    fmt = model_format(type(gan))
+    ckpt_io.write_weights(directory / ckpt_io.WEIGHTS_FILE, tensors, metadata={"format": fmt})
     meta = {
-        "format": FORMAT,
+        "format": fmt,
         "format_version": FORMAT_VERSION,
         "params": to_jsonable(gan.get_params(deep=False)),
         "classes": gan.classes_.tolist(),
@@ -86,21 +109,26 @@ def save_generator(gan, directory: str | Path, class_names: Sequence[str] | None
     return directory
 
 
-def _read_meta(directory: Path) -> tuple[Path, dict[str, Any]]:
-    """The metadata file (``generator.json``, else a legacy ``config.json``) and its content."""
+def _read_meta(directory: Path, fmt: str | None) -> tuple[Path, dict[str, Any]]:
+    """The metadata file (``generator.json``, else a legacy ``config.json``) and its content.
+
+    ``fmt``: the format expected; None accepts any generator's.
+    """
     path = directory / GENERATOR_META
     if not path.is_file() and (directory / LEGACY_GENERATOR_META).is_file():
         path = directory / LEGACY_GENERATOR_META
     if not path.is_file():
         raise ModelFileError(
-            f"{path}: not found. A saved ConditionalGAN folder holds {GENERATOR_META}, "
+            f"{path}: not found. A saved generator's folder holds {GENERATOR_META}, "
             f"{ckpt_io.WEIGHTS_FILE} and {HISTORY_FILE}; check the path."
         )
     meta = read_json(path, "generator metadata")
     if not isinstance(meta, dict):
         raise ModelFileError(f"{path}: expected a JSON object, got {type(meta).__name__}. Re-save the model.")
-    if meta.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: not a ConditionalGAN configuration (format={meta.get('format')!r}).")
+    known = _estimator_classes()
+    if meta.get("format") not in known or (fmt is not None and meta.get("format") != fmt):
+        want = fmt.split(".")[-1] if fmt is not None else " or ".join(f.split(".")[-1] for f in known)
+        raise ModelFileError(f"{path}: not a {want} configuration (format={meta.get('format')!r}).")
     if int(meta.get("format_version", -1)) > FORMAT_VERSION:
         raise ModelFileError(
             f"{path}: written by a newer synthaug (format_version={meta['format_version']}); upgrade synthaug."
@@ -126,8 +154,8 @@ def load_generator(cls, directory: str | Path, device: str = "auto"):
     """Restore an estimator of class ``cls`` from a folder written by :func:`save_generator`."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise ModelFileError(f"{directory}: no such model folder. Pass the folder given to ConditionalGAN.save.")
-    path, meta = _read_meta(directory)
+        raise ModelFileError(f"{directory}: no such model folder. Pass the folder given to {cls.__name__}.save.")
+    path, meta = _read_meta(directory, model_format(cls))
     try:
         valid = cls().get_params(deep=False)
         params = {k: v for k, v in meta["params"].items() if k in valid}
@@ -167,7 +195,7 @@ def load_generator(cls, directory: str | Path, device: str = "auto"):
         history = pd.read_csv(history_path)
     except (OSError, ValueError, pd.errors.ParserError):
         logger.warning("%s: missing or unreadable; history_ is empty", history_path)
-        history = pd.DataFrame(columns=HISTORY_COLUMNS)
+        history = pd.DataFrame(columns=getattr(cls, "HISTORY_COLUMNS", HISTORY_COLUMNS))
     est.classes_ = classes
     est.class_names_ = names
     est.image_shape_ = image_shape

@@ -34,10 +34,12 @@ def fingerprint(gan, X: np.ndarray, y_idx: np.ndarray, classes: np.ndarray,
     """What must match between an interrupted fit and its resume."""
     digest = hashlib.sha256(X.tobytes())
     digest.update(y_idx.tobytes())
+    keys = getattr(type(gan), "FINGERPRINT_KEYS", FINGERPRINT_KEYS)  # the estimator's own list, if any
+    extra = {"betas": [float(b) for b in gan.betas]} if hasattr(gan, "betas") else {}
     return {
-        **{k: to_jsonable(getattr(gan, k)) for k in FINGERPRINT_KEYS},
+        **{k: to_jsonable(getattr(gan, k)) for k in keys},
         "batch_sizes": [int(b) for b in batch_sizes],
-        "betas": [float(b) for b in gan.betas],
+        **extra,
         "classes": [str(c) for c in classes.tolist()],
         "image_shape": [int(s) for s in X.shape[1:]],
         "data_sha256": digest.hexdigest(),

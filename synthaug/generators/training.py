@@ -16,6 +16,15 @@ Design notes
   losses, or a discriminator that wins outright for ``COLLAPSE_PATIENCE`` epochs in a
   row, roll back to the last healthy snapshot with both learning rates halved, up to
   ``max_rollbacks`` times per network pair.
+
+The :class:`Trainer` knows nothing about GANs: it drives *units* (a :class:`GANPair`
+here, a denoiser in :mod:`synthaug.generators.diffusion.training`) through their
+``run_epoch``, asks them whether an epoch's statistics look collapsed, and keeps the
+position, history, checkpoints, snapshots, time budget and rollbacks for any of them.
+A unit provides: ``NAME``, ``run_epoch(images, labels, cfg, seed) -> (stats, n)``,
+``history_row(stats)``, ``collapsed(stats)``, ``collapse_reason(stats)``,
+``halve_lrs() -> dict``, ``state()``/``load_state()``, ``sampler``, ``steps``,
+``rollbacks`` and ``streak``.
 """
 
 from __future__ import annotations
@@ -110,10 +119,41 @@ class GANPair:
         self.ada_p: torch.Tensor | None = None
         self.ada_signs: torch.Tensor | None = None
 
+    #: How logs and errors name this kind of unit.
+    NAME = "GAN"
+
     @property
     def sampler(self) -> nn.Module:
         """The network used for sampling: the EMA copy when there is one."""
         return self.ema if self.ema is not None else self.generator
+
+    # -- the Trainer's interface
+    def run_epoch(self, images: torch.Tensor, labels: torch.Tensor | None, cfg: "TrainConfig",
+                  seed: int) -> tuple[list[float], int]:
+        """One epoch (see :func:`run_epoch`): ``(loss_d, loss_g, d_real, d_fake)`` and images seen."""
+        return run_epoch(self, images, labels, cfg, seed)
+
+    def history_row(self, stats: list[float]) -> dict[str, float]:
+        loss_d, loss_g, d_real, d_fake = stats
+        lr_g, lr_d = self.lrs
+        return {"loss_d": loss_d, "loss_g": loss_g, "d_real": d_real, "d_fake": d_fake,
+                "lr_g": lr_g, "lr_d": lr_d, **self.history_extras()}
+
+    def collapsed(self, stats: list[float]) -> bool:
+        """The discriminator won outright this epoch."""
+        loss_d, _, d_real, d_fake = stats
+        return d_real - d_fake > COLLAPSE_GAP or loss_d < COLLAPSE_LOSS
+
+    def collapse_reason(self, stats: list[float]) -> str:
+        loss_d, _, d_real, d_fake = stats
+        return (f"discriminator collapse for {COLLAPSE_PATIENCE} epochs "
+                f"(D(x) - D(G(z)) = {d_real - d_fake:.3f}, loss_d = {loss_d:.2g})")
+
+    def halve_lrs(self) -> dict[str, float]:
+        """Halve both learning rates; the new ones, for the rollback log."""
+        lr_g, lr_d = self.lrs
+        self.set_lrs(lr_g / 2.0, lr_d / 2.0)
+        return {"lr_g": lr_g / 2.0, "lr_d": lr_d / 2.0}
 
     @property
     def lrs(self) -> tuple[float, float]:
@@ -268,11 +308,11 @@ def run_epoch(pair: GANPair, images: torch.Tensor, labels: torch.Tensor | None,
 
 
 class Trainer:
-    """Trains a list of :class:`GANPair` one after the other (one pair, or one per class).
+    """Trains a list of units one after the other (one pair, or one per class).
 
     Parameters
     ----------
-    pairs : list of GANPair
+    pairs : list of GANPair (or another unit, see the module docstring)
     data : list of (images, labels or None)
         The training tensors of each pair, on the training device.
     cfg : TrainConfig
@@ -373,7 +413,8 @@ class Trainer:
         """Train every pair to its ``epochs`` (or the time budget) from the current position."""
         total = sum(c.epochs for c in self.pair_cfgs)
         bar = tqdm(total=total, initial=self._epochs_before(self.pair_index) + self.epoch,
-                   disable=not self.progress, file=sys.stderr, desc="GAN", unit="epoch", leave=False)
+                   disable=not self.progress, file=sys.stderr, desc=self.pairs[0].NAME, unit="epoch",
+                   leave=False)
         try:
             while self.pair_index < len(self.pairs):
                 self._run_pair(bar)
@@ -414,31 +455,26 @@ class Trainer:
         self._last = good = self._snapshot()
         while self.epoch < cfg.epochs:
             t0 = self.clock()
-            stats, n_images = run_epoch(pair, images, labels, cfg,
-                                        derive_seed(self.seed, i, self.epoch, pair.rollbacks))
+            stats, n_images = pair.run_epoch(images, labels, cfg,
+                                             derive_seed(self.seed, i, self.epoch, pair.rollbacks))
             self.seconds += self.clock() - t0
             self.images_seen += n_images
             self.epoch += 1
-            loss_d, loss_g, d_real, d_fake = stats
             finite = all(math.isfinite(v) for v in stats)
-            collapsed = finite and (d_real - d_fake > COLLAPSE_GAP or loss_d < COLLAPSE_LOSS)
+            collapsed = finite and pair.collapsed(stats)
             pair.streak = pair.streak + 1 if collapsed else 0
             if not finite or pair.streak >= COLLAPSE_PATIENCE:
-                reason = ("non-finite loss (NaN or inf)" if not finite else
-                          f"discriminator collapse for {COLLAPSE_PATIENCE} epochs "
-                          f"(D(x) - D(G(z)) = {d_real - d_fake:.3f}, loss_d = {loss_d:.2g})")
+                reason = "non-finite loss (NaN or inf)" if not finite else pair.collapse_reason(stats)
                 good = self._last = self._rollback(pair, good, reason)
                 bar.n = self._epochs_before(i) + self.epoch
                 bar.refresh()
                 continue
-            lr_g, lr_d = pair.lrs
-            self.history.append({"pair": i, "epoch": self.epoch, "loss_d": loss_d, "loss_g": loss_g,
-                                 "d_real": d_real, "d_fake": d_fake, "lr_g": lr_g, "lr_d": lr_d,
-                                 **pair.history_extras()})
+            row = pair.history_row(stats)
+            self.history.append({"pair": i, "epoch": self.epoch, **row})
             self._last = self._snapshot()
             if pair.streak == 0:
                 good = self._last
-            bar.set_postfix(loss_d=f"{loss_d:.3f}", loss_g=f"{loss_g:.3f}", refresh=False)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k.startswith("loss")}, refresh=False)
             bar.update(1)
             if self.snapshots is not None:
                 self.snapshots.after_epoch(i, self.epoch, pair)
@@ -446,7 +482,7 @@ class Trainer:
                 self._checkpoint(self._last)
             if self.epoch < cfg.epochs and self._out_of_time(i):
                 self.stopped_early[i] = self.epoch
-                logger.info("GAN training%s: max_minutes reached; stopping after epoch %d of %d",
+                logger.info("%s training%s: max_minutes reached; stopping after epoch %d of %d", pair.NAME,
                             "" if self.pair_names is None else f" ({self.pair_names[i]})", self.epoch, cfg.epochs)
                 break
         if self.pair_index + 1 < len(self.pairs):  # per-class: a checkpoint after each class
@@ -455,7 +491,6 @@ class Trainer:
     def _rollback(self, pair: GANPair, good: dict[str, Any], reason: str) -> dict[str, Any]:
         failed_epoch = self.epoch
         name = "" if self.pair_names is None else f" ({self.pair_names[self.pair_index]})"
-        lr_g, lr_d = pair.lrs
         n_done = pair.rollbacks
         pair.load_state(good["pair"])
         self.epoch = good["epoch"]
@@ -464,20 +499,22 @@ class Trainer:
         if n_done >= self.cfg.max_rollbacks:
             pair.rollbacks = n_done
             self._checkpoint(good)
+            hint = getattr(pair, "DIVERGENCE_HINT", "Try lower lr_g/lr_d, loss='hinge', "
+                           "spectral_norm=True or DiffAugment.")
             raise TrainingDivergedError(
-                f"GAN training diverged at epoch {failed_epoch}{name}: {reason}, and "
+                f"{pair.NAME} training diverged at epoch {failed_epoch}{name}: {reason}, and "
                 f"{n_done} rollback(s) with halved learning rates did not help "
                 f"(max_rollbacks={self.cfg.max_rollbacks}). The model of epoch {good['epoch']} "
-                "(the last healthy one) is kept. Try lower lr_g/lr_d, loss='hinge', "
-                "spectral_norm=True or DiffAugment."
+                f"(the last healthy one) is kept. {hint}"
             )
         pair.rollbacks = n_done + 1
         pair.streak = 0
-        pair.set_lrs(lr_g / 2.0, lr_d / 2.0)
+        new_lrs = pair.halve_lrs()
         entry = {"pair": self.pair_index, "epoch": failed_epoch, "restored_epoch": good["epoch"],
-                 "reason": reason, "lr_g": lr_g / 2.0, "lr_d": lr_d / 2.0}
+                 "reason": reason, **new_lrs}
         self.rollback_log.append(entry)
-        logger.warning("GAN training%s: %s at epoch %d; rolled back to epoch %d with lr_g=%g, lr_d=%g",
-                       name, reason, failed_epoch, good["epoch"], lr_g / 2.0, lr_d / 2.0)
+        logger.warning("%s training%s: %s at epoch %d; rolled back to epoch %d with %s", pair.NAME,
+                       name, reason, failed_epoch, good["epoch"],
+                       ", ".join(f"{k}={v:g}" for k, v in new_lrs.items()))
         # The restored snapshot now carries the new lr and rollback count.
         return {**good, "pair": pair.state()}

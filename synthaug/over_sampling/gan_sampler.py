@@ -11,19 +11,19 @@ from sklearn.base import BaseEstimator, clone
 
 from ..data.validation import check_choice, check_float, check_labels
 from ..exceptions import ConfigError, InvalidDataError, LowQualityError
-from ..generators import ConditionalGAN
+from ..generators import ConditionalDiffusion, ConditionalGAN
 from ..quality import assess_generator, holdout_split, resolve_fraction
 from .draw import append_synthetic
 from .select import DEFAULT_POOL_FACTOR, DEFAULT_SELECT, SELECTION_METHODS, draw_selected
 from .strategy import resolve_sampling_strategy
 
-__all__ = ["GANOverSampler", "low_quality_message"]
+__all__ = ["GANOverSampler", "OverSampler", "low_quality_message"]
 
 logger = logging.getLogger(__name__)
 
 
 class GANOverSampler(BaseEstimator):
-    """Over-sample classes with images drawn from a conditional GAN.
+    """Over-sample classes with images drawn from a conditional GAN (or diffusion model).
 
     Follows imbalanced-learn's sampler contract, so it drops into
     ``imblearn.pipeline.Pipeline`` by duck typing (imbalanced-learn itself is not
@@ -32,9 +32,12 @@ class GANOverSampler(BaseEstimator):
 
     Parameters
     ----------
-    generator : ConditionalGAN or None
+    generator : ConditionalGAN, ConditionalDiffusion or None
         The generator to train (cloned with :func:`sklearn.base.clone`; the object
         passed in is never modified). None means ``ConditionalGAN(random_state=random_state)``.
+        ``GANOverSampler(generator=ConditionalDiffusion())`` over-samples with the
+        diffusion model (``select="critic"`` needs a GAN's discriminator). ``OverSampler``
+        is the same class under a generator-neutral name.
     sampling_strategy : str, float, dict or callable, default "auto"
         imbalanced-learn's meanings; see
         :func:`~synthaug.over_sampling.resolve_sampling_strategy`.
@@ -162,15 +165,19 @@ class GANOverSampler(BaseEstimator):
     def _check(self, X, y) -> tuple[np.ndarray, dict[str, Any], np.ndarray]:
         images, layout = self._to_images(X)
         y = check_labels(y, images.shape[0], "y")
-        if self.generator is not None and not isinstance(self.generator, ConditionalGAN):
+        if self.generator is not None and not isinstance(self.generator, (ConditionalGAN, ConditionalDiffusion)):
             raise ConfigError(
-                f"generator must be a ConditionalGAN or None, got {type(self.generator).__name__}."
+                "generator must be a ConditionalGAN, a ConditionalDiffusion or None, got "
+                f"{type(self.generator).__name__}."
             )
         resolve_fraction(self.validation_fraction)
         check_choice("on_low_quality", self.on_low_quality, ("raise", "warn", "ignore"))
         if self.select is not None:
             check_choice("select", self.select, SELECTION_METHODS)
             check_float("pool_factor", self.pool_factor, 1.0)
+            if self.select == "critic" and isinstance(self.generator, ConditionalDiffusion):
+                raise ConfigError("select='critic' needs a GAN's discriminator; a ConditionalDiffusion has "
+                                  "none. Use select='coverage', 'covariance' or 'none'.")
         return images, layout, y
 
     def fit(self, X, y) -> "GANOverSampler":
@@ -289,3 +296,7 @@ def low_quality_message(report) -> str:
     """What failed, in one paragraph (the CLI and the sampler share it)."""
     return "the synthetic samples failed the quality gate: " + " ".join(
         r for r in report.reasons if not r.startswith("note:")) + f" ({report.caption()})"
+
+
+#: The generator-neutral name of :class:`GANOverSampler` (it takes a GAN or a diffusion model).
+OverSampler = GANOverSampler

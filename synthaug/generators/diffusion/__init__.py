@@ -1,0 +1,5 @@
+"""The diffusion generator: :class:`ConditionalDiffusion`, its UNet, schedule and training unit."""
+
+from .estimator import ConditionalDiffusion
+
+__all__ = ["ConditionalDiffusion"]

@@ -1,0 +1,140 @@
+"""One denoiser as a unit of the shared :class:`~synthaug.generators.training.Trainer`.
+
+The trainer (checkpoints, snapshots, time budget, rollback on NaN, bit-identical
+resume) is the GAN's; this module supplies what differs: an epoch of denoising steps
+(random batches of the training set, a timestep and a noise draw per image, labels
+dropped to the null label with probability ``label_dropout`` for classifier-free
+guidance) and an EMA copy of the network for sampling.
+
+Randomness: each epoch draws from its own ``torch.Generator`` seeded by the trainer
+from ``(seed, unit, epoch, rollbacks)``, in this order per epoch: the permutation,
+then per batch the timesteps, the noise and the dropout mask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from ...seeding import torch_generator
+from ..training import _clone
+from .schedule import diffusion_loss
+
+__all__ = ["DenoiserUnit", "DiffusionConfig"]
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """Resolved training settings of one denoiser."""
+
+    epochs: int
+    batch_size: int
+    label_dropout: float
+    ema_decay: float | None
+    max_rollbacks: int
+    null_label: int
+
+
+class DenoiserUnit:
+    """A denoising network, its optional EMA copy and its Adam optimiser.
+
+    ``abar`` ``(T,)`` is the noise schedule on the training device.
+    """
+
+    NAME = "diffusion"
+    DIVERGENCE_HINT = "Try a lower lr."
+
+    def __init__(self, net: nn.Module, ema: nn.Module | None, abar: torch.Tensor, *, lr: float):
+        self.net = net
+        self.ema = ema
+        self.abar = abar
+        if ema is not None:
+            ema.load_state_dict(net.state_dict())
+            ema.eval().requires_grad_(False)
+        self.opt = torch.optim.Adam(net.parameters(), lr=lr)
+        self.steps = 0
+        self.rollbacks = 0
+        self.streak = 0
+
+    @property
+    def sampler(self) -> nn.Module:
+        """The network used for sampling: the EMA copy when there is one."""
+        return self.ema if self.ema is not None else self.net
+
+    @property
+    def lr(self) -> float:
+        return float(self.opt.param_groups[0]["lr"])
+
+    # -- the Trainer's interface
+    def run_epoch(self, images: torch.Tensor, labels: torch.Tensor | None, cfg: DiffusionConfig,
+                  seed: int) -> tuple[list[float], int]:
+        """One pass over ``images`` in random batches (the last incomplete one dropped).
+
+        Shape
+        -----
+        images : ``(N, C, H, W)`` in ``[0, 1]`` on the device; labels : ``(N,)`` or None.
+        """
+        gen = torch_generator(seed, images.device)
+        n = images.shape[0]
+        bs = min(cfg.batch_size, n)
+        n_batches = n // bs
+        perm = torch.randperm(n, generator=gen, device=images.device)
+        total = torch.zeros((), device=images.device)
+        self.net.train()
+        for i in range(n_batches):
+            idx = perm[i * bs:(i + 1) * bs]
+            loss = diffusion_loss(self.net, images[idx], None if labels is None else labels[idx], self.abar,
+                                  gen, cfg.label_dropout, cfg.null_label)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.steps += 1
+            if self.ema is not None:
+                self.update_ema(cfg.ema_decay)
+            total += loss.detach()
+        return [float(total / n_batches)], n_batches * bs
+
+    def history_row(self, stats: list[float]) -> dict[str, float]:
+        return {"loss": stats[0], "lr": self.lr}
+
+    def collapsed(self, stats: list[float]) -> bool:
+        """A denoiser has no adversary to lose to: only non-finite losses roll back."""
+        return False
+
+    def collapse_reason(self, stats: list[float]) -> str:  # never called: collapsed() is False
+        return "collapse"
+
+    def halve_lrs(self) -> dict[str, float]:
+        lr = self.lr / 2.0
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        return {"lr": lr}
+
+    def update_ema(self, decay: float) -> None:
+        d = min(decay, (1.0 + self.steps) / (10.0 + self.steps))  # warm-up, as the GAN's EMA
+        with torch.no_grad():
+            for e, p in zip(self.ema.parameters(), self.net.parameters()):
+                e.lerp_(p, 1.0 - d)
+
+    def state(self) -> dict[str, Any]:
+        return _clone({
+            "net": self.net.state_dict(),
+            "ema": None if self.ema is None else self.ema.state_dict(),
+            "opt": self.opt.state_dict(),
+            "steps": self.steps,
+            "rollbacks": self.rollbacks,
+            "streak": self.streak,
+        })
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        state = _clone(state)
+        self.net.load_state_dict(state["net"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.opt.load_state_dict(state["opt"])
+        self.steps = int(state["steps"])
+        self.rollbacks = int(state["rollbacks"])
+        self.streak = int(state["streak"])

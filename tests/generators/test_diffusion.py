@@ -1,0 +1,155 @@
+"""What is particular to ConditionalDiffusion: guidance, the unconditional path, sizes,
+its schedule and sampler, its budget, errors; and a tiny fit that learns the classes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from synthaug.data.toy import make_toy_images
+from synthaug.exceptions import ConfigError, TrainingDivergedError
+from synthaug.generators import ConditionalDiffusion
+from synthaug.generators.budget import DIFFUSION_RULE, resolve_budget
+from synthaug.generators.diffusion import training as diffusion_training
+from synthaug.generators.diffusion.schedule import alpha_bars, ddim_timesteps
+from synthaug.generators.diffusion.unet import DiffusionUNet
+
+TINY = dict(width=8, timesteps=50, sample_steps=4, batch_size=16, random_state=0, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def toy():
+    ds = make_toy_images(12, n_classes=3, image_size=8, random_state=0)
+    return ds.images, ds.labels
+
+
+@pytest.fixture(scope="module")
+def learned():
+    """A diffusion model trained long enough (about 10 s) to draw the toy classes."""
+    ds = make_toy_images(30, n_classes=3, image_size=8, random_state=0)
+    model = ConditionalDiffusion(width=16, steps=400, batch_size=32, timesteps=200, sample_steps=10,
+                                 random_state=0, device="cpu").fit(ds.images, ds.labels)
+    return model, ds
+
+
+def test_tiny_fit_draws_recognisable_classes(learned):
+    model, ds = learned
+    clf = LogisticRegression(max_iter=1000).fit(ds.images.reshape(len(ds), -1), ds.labels)
+    labels = np.repeat([0, 1, 2], 20)
+    samples = model.sample(labels, random_state=1)
+    accuracy = (clf.predict(samples.reshape(len(samples), -1)) == labels).mean()
+    assert accuracy >= 0.9, accuracy
+    # ... and they are not all one image: the samples of a class vary.
+    assert samples[labels == 0].std(axis=0).mean() > 0.01
+
+
+def test_guidance_scales(learned):
+    model, ds = learned
+    labels = np.repeat([0, 1, 2], 10)
+    plain = model.sample(labels, random_state=2)
+    guided = model.set_params(guidance_scale=3.0).sample(labels, random_state=2)
+    unconditional = model.set_params(guidance_scale=0.0).sample(labels, random_state=2)
+    model.set_params(guidance_scale=1.0)
+    assert not np.array_equal(plain, guided) and not np.array_equal(plain, unconditional)
+    for out in (guided, unconditional):
+        assert out.shape == plain.shape and 0.0 <= out.min() and out.max() <= 1.0
+    # Scale 0 ignores the label: the same noise gives the same image whatever the class.
+    a = model.set_params(guidance_scale=0.0).sample([0, 0], random_state=3)
+    b = model.sample([2, 2], random_state=3)
+    model.set_params(guidance_scale=1.0)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(plain, model.sample(labels, random_state=2))
+
+
+def test_per_class_networks_are_unconditional(toy):
+    model = ConditionalDiffusion(**TINY, epochs=1, strategy="per-class").fit(*toy)
+    assert all(net.class_emb is None for net in model.generators_)
+    assert model.sample([0, 2, 1]).shape == (3, 1, 8, 8)
+
+
+@pytest.mark.parametrize("shape", [(1, 5, 5), (1, 9, 13), (3, 8, 8), (1, 28, 28), (3, 17, 16)])
+def test_any_size_the_gan_takes(shape):
+    c, h, w = shape
+    rng = np.random.default_rng(0)
+    X = rng.random((8, c, h, w), dtype=np.float32)
+    y = np.repeat([0, 1], 4)
+    model = ConditionalDiffusion(**{**TINY, "batch_size": 4}, epochs=1).fit(X, y)
+    assert model.sample([0, 1]).shape == (2, c, h, w)
+    net = DiffusionUNet(shape, 2, 8)
+    out = net(torch.zeros(2, c, h, w), torch.tensor([0, 1]), torch.tensor([0, 1]))
+    assert out.shape == (2, c, h, w)
+
+
+def test_schedule_and_sampler_steps():
+    abar = alpha_bars(1000)
+    assert abar.shape == (1000,)
+    assert torch.all(abar[1:] < abar[:-1]) and 0.99 < abar[0] <= 1.0 and abar[-1] < 1e-3
+    steps = ddim_timesteps(1000, 25)
+    assert len(steps) == 25 and steps[0] == 999 and steps[-1] == 0 and steps == sorted(steps, reverse=True)
+    assert ddim_timesteps(10, 50) == list(range(9, -1, -1))  # never more steps than timesteps
+
+
+def test_default_budget_follows_the_diffusion_rule(toy):
+    b = resolve_budget(100, (1, 8, 8), rule=DIFFUSION_RULE)
+    assert (b.batch_size, b.steps) == (25, 1200)
+    breast = resolve_budget(546, (1, 28, 28), rule=DIFFUSION_RULE)
+    assert breast.batch_size == 64 and 1000 <= breast.steps <= 1300  # the cost cap binds
+    assert resolve_budget(5000, (1, 8, 8), rule=DIFFUSION_RULE).steps <= 4000 + 5000 // 64
+    model = ConditionalDiffusion(**{**TINY, "batch_size": None}, steps=3).fit(*toy)
+    assert model.budget_["batch_size"] == 16 and model.budget_["steps"] == 4  # 36 images: 2 steps/epoch
+
+
+def test_nan_loss_rolls_back_then_gives_up(toy, monkeypatch):
+    real = diffusion_training.diffusion_loss
+    calls = {"n": 0}
+
+    def loss(*args, **kwargs):
+        calls["n"] += 1
+        out = real(*args, **kwargs)
+        return out * float("nan") if calls["n"] == 3 else out
+
+    monkeypatch.setattr(diffusion_training, "diffusion_loss", loss)
+    model = ConditionalDiffusion(**TINY, epochs=3).fit(*toy)
+    assert len(model.rollbacks_) == 1 and model.rollbacks_[0]["lr"] == pytest.approx(5e-4)
+    assert model.history_["lr"].iloc[-1] == pytest.approx(5e-4) and len(model.history_) == 3
+
+    monkeypatch.setattr(diffusion_training, "diffusion_loss", lambda *a, **k: real(*a, **k) * float("nan"))
+    model = ConditionalDiffusion(**TINY, epochs=3, max_rollbacks=1)
+    with pytest.raises(TrainingDivergedError, match="diffusion training diverged at epoch 1.*Try a lower lr"):
+        model.fit(*toy)
+    assert model.sample([0]).shape == (1, 1, 8, 8)  # the last healthy (initial) model is kept
+
+
+def test_no_discriminator(toy):
+    model = ConditionalDiffusion(**TINY, epochs=1).fit(*toy)
+    with pytest.raises(ConfigError, match="no discriminator.*'coverage'"):
+        model.discriminator_scores(toy[0], toy[1])
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"strategy": "joint"}, "strategy='joint' is not supported; valid values: conditional, per-class."),
+        ({"epochs": 2, "steps": 3}, "give at most one of epochs and steps"),
+        ({"lr": 0}, "lr must be a number in (0, inf), got 0"),
+        ({"sample_steps": 0}, "sample_steps must be an integer >= 1, got 0."),
+        ({"guidance_scale": -1.0}, "guidance_scale must be a number in [0, inf), got -1.0."),
+        ({"label_dropout": 1.0}, "label_dropout must be a number in [0, 1), got 1.0."),
+        ({"timesteps": 1}, "timesteps must be an integer >= 2, got 1."),
+        ({"ema_decay": 1.0}, "ema_decay must be a number in [0, 1), got 1.0."),
+    ],
+)
+def test_bad_parameters(toy, params, message):
+    with pytest.raises(ConfigError) as info:
+        ConditionalDiffusion(**{**TINY, **params}).fit(*toy)
+    assert message in str(info.value)
+
+
+def test_bad_data_names_the_estimator(toy):
+    X, y = toy
+    with pytest.raises(Exception, match="ConditionalDiffusion expects images of shape"):
+        ConditionalDiffusion(**TINY).fit(X[:, 0], y)
+    with pytest.raises(Exception, match="a conditional diffusion model needs at least 2 classes"):
+        ConditionalDiffusion(**TINY).fit(X, np.zeros(len(X), int))
