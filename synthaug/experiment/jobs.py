@@ -186,18 +186,21 @@ def _accuracies(cnn, X: np.ndarray, y: np.ndarray, n_classes: int) -> dict:
     return {"all": float(np.mean(pred == y)), **{k: float(per_cls[k]) for k in range(n_classes)}}
 
 
-def gate_verdict(quality: pd.DataFrame, n_classes: int) -> dict[str, Any]:
+def gate_verdict(quality: pd.DataFrame, n_classes: int, copy_ratio: float | None = None) -> dict[str, Any]:
     """The quality gate's verdict on one generator, from the ``class == "all"`` row of its table.
 
     :func:`~synthaug.quality.gate.judge` gets the samples' numbers (``trts_accuracy``,
     ``precision``, ``recall``, ``density``, ``coverage``, ``frechet_distance``, and
     ``n_real``, the test rows compared with) and the same numbers with the real training
     rows in place of the samples (the ``reference_*`` columns; ``accuracy`` is the CNN's
-    accuracy on the real test rows). ``reasons``: one line per failed check, then notes.
+    accuracy on the real test rows). ``copy_ratio``: the memorisation check's
+    ``distance_ratio`` (None: not checked). ``reasons``: one line per failed check, then notes.
     """
     row = quality[quality["class"] == "all"].iloc[0]
     names = ("trts_accuracy", "precision", "recall", "density", "coverage", "frechet_distance")
     metrics = {**{n: float(row[n]) for n in names}, "n_real": int(row["n_real"])}
+    if copy_ratio is not None:
+        metrics["copy_ratio"] = float(copy_ratio)
     reference = {n: float(row[f"reference_{n}"]) for n in names}
     reference["accuracy"] = reference["trts_accuracy"]
     passed, reasons = judge(metrics, reference, n_classes)
@@ -230,10 +233,10 @@ def _quality(seed, key, X_sub, y_sub, X_test, y_test, q_images, q_labels, n_clas
     fid.insert(0, "train_size", key)
     fid.insert(0, "seed", seed)
     fid["class"] = fid["class"].astype(str)
-    gate = gate_verdict(fid, n_classes)
+    summary, table = memorisation_report(q_images, X_sub, X_test)
+    gate = gate_verdict(fid, n_classes, copy_ratio=summary["distance_ratio"])
     fid["gate_passed"] = gate["passed"]
     fid["gate_reasons"] = "; ".join(gate["reasons"])
-    summary, table = memorisation_report(q_images, X_sub, X_test)
     mem = {"seed": seed, "train_size": key, **summary}
     out = {"quality": fid, "memorisation": mem, "gate": gate}
     if want_grids:

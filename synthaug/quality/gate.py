@@ -9,10 +9,17 @@ fitted on, and compared with real rows held back from both (:func:`holdout_split
 - TRTS, "train on real, test on synthetic": the CNN's accuracy on the samples, i.e. how
   often a sample is recognised as the class it was drawn for, overall and per class.
 
+- copying (:func:`synthaug.metrics.memorisation_report`, pixel space): the median
+  distance from a sample to its nearest fitted image over the same for a held-back real
+  image (``copy_ratio``), and the share of samples closer to a fitted image than
+  almost any held-back image comes (``copied_fraction``). Diffusion models trained
+  long on a few images start to reproduce them.
+
 The same numbers for real data give the reference: the held-back rows against the fitted
 rows (precision, recall, coverage) and the CNN's accuracy on the held-back rows.
 :func:`judge` turns numbers and reference into a verdict. Samples that are faithful but
-all alike (mode collapse) fail on recall; grey blobs fail on precision and TRTS.
+all alike (mode collapse) fail on recall; grey blobs fail on precision and TRTS; copies
+of the training images fail on ``copy_ratio``.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import numpy as np
 from ..classifiers import CNNClassifier
 from ..data.validation import check_images, check_int
 from ..exceptions import InvalidDataError
-from ..metrics import prdc
+from ..metrics import memorisation_report, prdc
 from ..persistence import to_jsonable
 from ..seeding import derive_seed
 from .holdout import root_seed
@@ -46,6 +53,9 @@ NOISY_HELD_PER_CLASS = 5
 K_NEIGHBOURS = 5
 # The rule's factors (documented in judge).
 _TRTS_SHARE, _RECALL_SHARE, _PRECISION_SHARE, _SNAPSHOT_PRECISION_SHARE = 0.5, 0.25, 0.25, 0.5
+#: Below this copy ratio the samples fail (they copy); below COPY_NOTE a note warns and
+#: snapshot selection prefers another snapshot.
+COPY_FAIL, COPY_NOTE = 0.5, 0.7
 _METRICS = ("precision", "recall", "coverage")
 
 
@@ -67,7 +77,10 @@ def judge(metrics: Mapping[str, Any], reference: Mapping[str, Any], n_classes: i
       from guessing to how well it recognises real held-back images;
     - recall < 0.25 x reference recall: the samples reach under a quarter of the real
       variety that other real images reach (mode collapse);
-    - precision < 0.25 x reference precision: most samples lie off the real manifold.
+    - precision < 0.25 x reference precision: most samples lie off the real manifold;
+    - ``copy_ratio`` < 0.5 (when given): the samples' median distance to their nearest
+      training image is under half that of unseen real images: the generator copies.
+      Under 0.7 a note says the samples sit close to the training images.
 
     Parameters
     ----------
@@ -123,6 +136,17 @@ def judge(metrics: Mapping[str, Any], reference: Mapping[str, Any], n_classes: i
             notes.append(f"note: {name} could not be measured (too few rows); that check was skipped.")
         elif value < share * ref:
             fails.append(f"{name} {value:.2f} < {share * ref:.2f} ({share:g} x real {ref:.2f}): {meaning}.")
+    copy_ratio = _first(metrics, "copy_ratio")
+    if not math.isnan(copy_ratio):
+        if copy_ratio < COPY_FAIL:
+            fails.append(
+                f"copy ratio {copy_ratio:.2f} < {COPY_FAIL:g}: the samples lie much closer to the training "
+                "images than unseen real images do (median nearest-training-image distance); the generator "
+                "reproduces its training set. Train for fewer steps."
+            )
+        elif copy_ratio < COPY_NOTE:
+            notes.append(f"note: copy ratio {copy_ratio:.2f} < {COPY_NOTE:g}: the samples sit close to the "
+                         "training images; check the sample grid for near-copies.")
     n_held = _first(metrics, "n_held", "n_real")
     if not math.isnan(n_held) and n_held < NOISY_HELD_PER_CLASS * n_classes:
         notes.append(
@@ -188,10 +212,11 @@ class QualityReport:
             # With a handful of held-back images the k-NN numbers are near-degenerate
             # (precision and coverage read 1.00 for almost anything): say so on the image.
             verdict += f" (noisy: {n_held:.0f} held-back images)"
+        copy = f", copy ratio {_fmt(m['copy_ratio']).strip()}" if "copy_ratio" in m else ""
         return (f"quality gate {verdict}: precision {_fmt(m['precision']).strip()} "
                 f"(real {_fmt(r['precision']).strip()}), recall {_fmt(m['recall']).strip()} "
                 f"(real {_fmt(r['recall']).strip()}), coverage {_fmt(m['coverage']).strip()}, "
-                f"TRTS {_fmt(m['trts']).strip()} (real {_fmt(r['accuracy']).strip()})")
+                f"TRTS {_fmt(m['trts']).strip()} (real {_fmt(r['accuracy']).strip()}){copy}")
 
     def summary_lines(self, class_names=None) -> list[str]:
         """A small table for the console: samples vs real reference, overall and per class."""
@@ -215,6 +240,10 @@ class QualityReport:
         lines.append(row("real reference", self.reference, "accuracy"))
         for cls_row in self.per_class:
             lines.append(row("  " + label(cls_row["class"]), cls_row, "trts"))
+        if "copy_ratio" in self.metrics:
+            lines.append(f"  Nearest training image (pixels): median distance {_fmt(self.metrics['copy_ratio']).strip()}"
+                         f" x that of held-back real images; {self.metrics['copied_fraction']:.0%} of the "
+                         "samples are near-copies.")
         if self.selected_snapshot is not None:
             chosen = self.snapshots[self.selected_snapshot]
             why = ("the best coverage among those that pass" if chosen.get("passes") else
@@ -243,6 +272,7 @@ class _FeatureSpace:
     """The feature extractor (a CNN on the fitted rows) and the real reference, fitted once."""
 
     def __init__(self, X_fit, y_fit, X_held, y_held, seed: int, device: str):
+        self.X_fit, self.X_held = X_fit, X_held
         batches = math.ceil(len(X_fit) / 64)
         # About 200 optimiser steps whatever the data size, 3..30 epochs: seconds on a CPU.
         epochs = int(np.clip(math.ceil(200 / batches), 3, 30))
@@ -263,8 +293,12 @@ class _FeatureSpace:
         feats = self.cnn.transform(images)
         pred = self.cnn.predict(images)
         judged = np.isin(labels, self.classes)  # only classes that have real rows to compare with
+        copies, _ = memorisation_report(images, self.X_fit, self.X_held, quantile=0.05)
         overall = {**_manifold(self.held_feats, feats[judged]), "trts": _accuracy(pred, labels),
-                   "n_held": len(self.y_held), "n_synthetic": len(labels)}
+                   "n_held": len(self.y_held), "n_synthetic": len(labels),
+                   "copy_ratio": copies["distance_ratio"], "copied_fraction": copies["fraction_flagged"],
+                   "median_train_distance": copies["median_synthetic_distance"],
+                   "median_held_distance": copies["median_test_distance"]}
         if not per_class:
             return overall, []
         rows = []
@@ -399,7 +433,7 @@ def assess_generator(generator, X_fit, y_fit, X_held, y_held, *, n_per_class: in
         overall, _ = space.score(draw(), labels, per_class=False)
         passes, _ = judge(overall, space.reference, len(np.unique(labels)))
         scores.append({"index": i, "epoch": snap.get("epoch"), "step": snap.get("step"),
-                       **{k: overall[k] for k in (*_METRICS, "trts")},
+                       **{k: overall[k] for k in (*_METRICS, "trts", "copy_ratio")},
                        "passes": bool(passes), "eligible": not overall["precision"] < floor})
     best = _best(scores)
     generator.use_snapshot(best)
@@ -413,9 +447,11 @@ def _key(score: dict) -> tuple[float, float]:
 
 
 def _best(scores: list[dict]) -> int:
-    """Index of the best score (ties: the later) among the snapshots that pass the gate,
-    else among those above the precision floor; the last when none is eligible."""
-    eligible = [s for s in scores if s.get("passes")] or [s for s in scores if s["eligible"]]
+    """Index of the best score (ties: the later) among the snapshots that pass the gate
+    without sitting close to the training images (copy ratio >= 0.7), else among those
+    that pass, else among those above the precision floor; the last when none is eligible."""
+    eligible = ([s for s in scores if s.get("passes") and not s.get("copy_ratio", 1.0) < COPY_NOTE]
+                or [s for s in scores if s.get("passes")] or [s for s in scores if s["eligible"]])
     if not eligible:
         return scores[-1]["index"]
     return max(reversed(eligible), key=_key)["index"]

@@ -174,3 +174,31 @@ def test_caption_says_when_the_numbers_are_noisy(toy_split):
     real = _real_like(pool)
     few = assess(real, X_fit, y_fit, X_held[:3], y_held[:3], random_state=0, device="cpu")
     assert "(noisy: 3 held-back images)" in few.caption()
+
+
+# ----------------------------------------------------------------------------- copying
+def test_judge_copy_ratio_rule():
+    good = {"precision": 0.9, "recall": 0.5, "trts": 0.9, "n_held": 100}
+    assert judge({**good, "copy_ratio": 0.9}, REF, 10) == (True, [])
+    ok, why = judge({**good, "copy_ratio": 0.6}, REF, 10)
+    assert ok and why == ["note: copy ratio 0.60 < 0.7: the samples sit close to the training images; check "
+                          "the sample grid for near-copies."]
+    ok, why = judge({**good, "copy_ratio": 0.3}, REF, 10)
+    assert not ok and why[0].startswith("copy ratio 0.30 < 0.5") and "reproduces its training set" in why[0]
+
+
+def test_gate_refuses_copies_of_the_training_images(toy_split):
+    X_fit, y_fit, X_held, y_held, pool = toy_split
+
+    def copies(labels):  # each sample is a fitted image of its class: faithful, but copied
+        rng = np.random.default_rng(0)
+        return np.stack([X_fit[rng.choice(np.flatnonzero(y_fit == c))] for c in labels])
+
+    report = assess(copies, X_fit, y_fit, X_held, y_held, random_state=0, device="cpu")
+    assert not report.passed and report.metrics["copy_ratio"] == 0.0
+    assert report.metrics["copied_fraction"] == 1.0
+    assert any(r.startswith("copy ratio 0.00 < 0.5") for r in report.reasons)
+    assert "copy ratio 0.00" in report.caption()
+    # Real-like images that are not the fitted ones are not copies.
+    fresh = assess(_real_like(pool), X_fit, y_fit, X_held, y_held, random_state=0, device="cpu")
+    assert fresh.metrics["copy_ratio"] > 0.7 and fresh.passed
