@@ -153,6 +153,7 @@ def prepare(seed: int, size: int | str, X_train: np.ndarray, y_train: np.ndarray
         out["history"] = history.assign(seed=seed, train_size=key)
 
     # One set per draw name, in arm order; arms at the same ratio share it.
+    t0 = time.perf_counter()
     for arm in arms:
         if not ARMS[arm].needs_generator:
             continue
@@ -165,6 +166,7 @@ def prepare(seed: int, size: int | str, X_train: np.ndarray, y_train: np.ndarray
                                                        select=config.gan_select,
                                                        pool_factor=config.gan_pool_factor,
                                                        real_X=X_sub, real_y=y_sub)
+    out["seconds"]["gan_sample"] = time.perf_counter() - t0
     if config.quality or want_grids:
         per_class = max(6, math.ceil(config.quality_max_samples / n_classes))
         q_images, q_labels = draw_synthetic(gan, {int(c): per_class for c in np.unique(y_sub)},
