@@ -50,7 +50,8 @@ _GAN_OPTIONS = [
     click.option("--epochs", type=int, default=None,
                  help="Training epochs instead of --steps (give at most one of them)."),
     click.option("--batch-size", type=int, default=None,
-                 help="Real images per step (default: about N/8, between 8 and 64)."),
+                 help="Real images per step (default: about N/8 in [8, 64] for a GAN, N/4 in [16, 64] "
+                      "for ddpm)."),
     click.option("--max-minutes", type=float, default=None,
                  help="Stop after the epoch in which this many minutes of training have passed."),
     click.option("--n-snapshots", type=int, default=4, show_default=True,
@@ -63,7 +64,7 @@ _GAN_OPTIONS = [
                  help="Adaptive augmentation (ADA): tune how often --diff-augment applies toward this "
                       "discriminator-overfitting target (e.g. 0.6); default: always apply it."),
     click.option("--ema-decay", type=float, default=0.999, show_default=True,
-                 help="EMA of the generator's weights for sampling; 0 disables."),
+                 help="GAN only: EMA of the generator's weights for sampling; 0 disables."),
     click.option("--mode-seeking", type=float, default=0.0, show_default=True,
                  help="Weight of the mode-seeking term (diversity of samples); 0 disables."),
     click.option("--lecam", type=float, default=0.0, show_default=True,

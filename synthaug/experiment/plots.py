@@ -196,13 +196,13 @@ def plot_gan_history(history: pd.DataFrame) -> Figure | None:
     for ax, size in zip(axes, sizes):
         h = history[history["train_size"] == size]
         for i, (seed, part) in enumerate(h.groupby("seed", sort=True)):
-            for col, colour in (("loss_d", "tab:red"), ("loss_g", "tab:blue")):
-                if col in part:
+            for col, colour in (("loss_d", "tab:red"), ("loss_g", "tab:blue"), ("loss", "tab:green")):
+                if col in part and part[col].notna().any():  # GAN: loss_d, loss_g; diffusion: loss
                     ax.plot(part["epoch"], part[col], color=colour, lw=1, alpha=0.7,
                             label=col if i == 0 else None)
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
-        ax.set_title(f"GAN training, train size {size}")
+        ax.set_title(f"generator training, train size {size}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     return fig

@@ -115,7 +115,7 @@ def test_bad_inputs(imbalanced):
         GANOverSampler(validation_fraction=0, ).fit_resample(X.astype(np.int64), y)
     with pytest.raises(InvalidDataError, match="y has shape"):
         GANOverSampler(validation_fraction=0, ).fit_resample(X, y[:-1])
-    with pytest.raises(ConfigError, match="generator must be a ConditionalGAN or None, got str"):
+    with pytest.raises(ConfigError, match="generator must be a ConditionalGAN, a ConditionalDiffusion or None, got str"):
         GANOverSampler(validation_fraction=0, generator="dcgan").fit_resample(X, y)
 
 
