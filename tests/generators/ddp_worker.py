@@ -2,7 +2,8 @@
 
 Each rank fits the same small ConditionalGAN inside the process group (with every
 stabiliser that keeps per-rank state switched on: conditional BatchNorm, LeCam, ADA,
-mode seeking) and saves what it ended with, so the test can compare the ranks.
+mode seeking) and saves what it ended with, so the test can compare the ranks; then a
+fit interrupted after 2 epochs and resumed to 4, against 4 epochs in one go.
 
 Usage: ``torchrun --nproc_per_node 2 ddp_worker.py OUT_DIR``
 """
@@ -36,6 +37,18 @@ def main(out: Path) -> None:
         }
         torch.save(state, out / f"rank{ctx.rank}.pt")
         gan.history_.to_csv(out / f"history{ctx.rank}.csv", index=False)
+
+        # Resume: 2 epochs, then resumed to 4 (every rank reads rank 0's checkpoint),
+        # against 4 epochs in one go.
+        params = dict(batch_size=8, width=8, conditional_norm=True, lecam=0.1, ada_target=0.6, n_snapshots=0,
+                      random_state=0, device="cpu")
+        whole = ConditionalGAN(epochs=4, **params).fit(ds.images, ds.labels)
+        ckpt = out / "checkpoint"
+        ConditionalGAN(epochs=2, checkpoint_dir=ckpt, **params).fit(ds.images, ds.labels)
+        resumed = ConditionalGAN(epochs=4, checkpoint_dir=ckpt, **params).fit(ds.images, ds.labels, resume=True)
+        torch.save({**{f"whole.{k}": v for k, v in whole.generators_[0].state_dict().items()},
+                    **{f"resumed.{k}": v for k, v in resumed.generators_[0].state_dict().items()}},
+                   out / f"resume{ctx.rank}.pt")
 
 
 if __name__ == "__main__":

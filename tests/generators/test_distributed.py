@@ -86,7 +86,7 @@ def _torchrun(*args, cwd: Path) -> subprocess.CompletedProcess:
 
 
 @needs_gloo
-def test_two_ranks_end_with_identical_weights(tmp_path: Path) -> None:
+def test_two_ranks_end_with_identical_weights_and_resume_exactly(tmp_path: Path) -> None:
     worker = Path(__file__).with_name("ddp_worker.py")
     run = _torchrun(worker, tmp_path, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -103,6 +103,11 @@ def test_two_ranks_end_with_identical_weights(tmp_path: Path) -> None:
     h0, h1 = (pd.read_csv(tmp_path / f"history{r}.csv") for r in (0, 1))
     pd.testing.assert_frame_equal(h0, h1)  # the epoch statistics and ADA's p are the ranks' common ones
     assert "ada_p" in h0 and np.isfinite(h0[["loss_d", "loss_g"]].to_numpy()).all()
+    # A fit resumed from rank 0's checkpoint ends where an uninterrupted one does, on every rank.
+    for r in (0, 1):
+        state = torch.load(tmp_path / f"resume{r}.pt", weights_only=True)
+        whole = [k for k in state if k.startswith("whole.")]
+        assert whole and all(torch.equal(state[k], state["resumed." + k[len("whole."):]]) for k in whole)
 
 
 @needs_gloo
