@@ -120,8 +120,6 @@ def _fit_with_checkpoints(fit: Callable[[], Any], fitted: Callable[[], Any], cla
     except TrainingDivergedError as exc:
         # The estimator holds the last healthy weights; the output folder is not written
         # (the run did not finish), so save them where the user can find them.
-        if not _process_info()[0]:
-            raise
         kept = ckpt / DIVERGED_MODEL_NAME
         fitted().save(kept, class_names=class_names)
         raise TrainingDivergedError(
@@ -129,6 +127,17 @@ def _fit_with_checkpoints(fit: Callable[[], Any], fitted: Callable[[], Any], cla
             "--n-per-class N --out DIR'); it is removed when this command is run again. To train "
             "again, try fewer --steps, --loss hinge, --spectral-norm or another --seed."
         ) from None
+    except RuntimeError as exc:
+        if _process_info()[1] <= 1:
+            raise
+        # torchrun: a peer stopped first (Ctrl-C, a crash); its failed collective surfaces here.
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        click.echo(
+            f"\nAnother training process stopped ({first}). The checkpoint of the last completed epoch "
+            f"is in {ckpt}; run the same torchrun command with --resume to continue.",
+            err=True,
+        )
+        raise SystemExit(1) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -264,7 +273,7 @@ def train(data: str, out: Path, overwrite: bool, validation_fraction: str, **opt
     ckpt = _checkpoint_dir(out)
     main, n_proc = _process_info()
     if not main:
-        _fit_on_worker(build_gan(opts, ckpt), train_set, val, fraction, opts, data, ckpt)
+        _fit_on_worker(build_gan({**opts, "progress": False}, ckpt), train_set, val, fraction, opts, data, ckpt)
         return
     with staged_output(out, overwrite) as tmp:
         _prepare_checkpoint(data, {**opts, "validation_fraction": fraction}, ckpt)
@@ -361,7 +370,7 @@ def augment(data: str, out: Path, overwrite: bool, ratio, balance, n_per_class, 
     ckpt = _checkpoint_dir(out)
     main, n_proc = _process_info()
     if not main:  # the same fit as fit_resample's; drawing and writing are rank 0's
-        _fit_on_worker(build_gan(opts, ckpt), train_set, val, fraction, opts, data, ckpt)
+        _fit_on_worker(build_gan({**opts, "progress": False}, ckpt), train_set, val, fraction, opts, data, ckpt)
         return
     with staged_output(out, overwrite) as tmp:
         _prepare_checkpoint(data, {**opts, "validation_fraction": fraction}, ckpt)

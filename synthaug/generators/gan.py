@@ -348,6 +348,7 @@ class ConditionalGAN(BaseEstimator):
             resume_io.restore(trainer, state)
         try:
             trainer.run()
+            dist.barrier()  # under torchrun every rank leaves fit after rank 0's last checkpoint is written
         except TrainingDivergedError:
             # The pairs hold the last healthy state: keep it usable on the estimator.
             self._set_fitted(trainer, classes, image_shape, device, seed, budgets)
@@ -360,6 +361,12 @@ class ConditionalGAN(BaseEstimator):
         """Under torchrun: every rank needs a slice of every global batch (ConfigError otherwise)."""
         for budget, n in zip(budgets, sizes):
             bs = min(budget.batch_size, n)
+            if n < n_proc:
+                raise ConfigError(
+                    f"a network pair has {n} training image(s) for {n_proc} training processes; every process "
+                    "needs at least one image per step. Start fewer processes, or use --strategy conditional "
+                    "(one pair for all classes)."
+                )
             dist.local_batch_size(bs, n_proc)
             if bs % n_proc:
                 logger.warning("batch size %d is not a multiple of the %d processes: each takes %d images "

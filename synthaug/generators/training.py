@@ -433,6 +433,16 @@ class Trainer:
                 logger.warning("interrupted: saving the checkpoint of epoch %d", self._last["epoch"])
                 self._checkpoint(self._last)
             raise
+        except TrainingDivergedError:
+            raise  # its checkpoint is already written
+        except RuntimeError:
+            # Under torchrun, a rank whose peer stopped (Ctrl-C reached the peer first, or it
+            # crashed) sees a failed collective: keep the last completed epoch resumable.
+            if self.world_size > 1 and self._last is not None:
+                logger.warning("another training process stopped: saving the checkpoint of epoch %d",
+                               self._last["epoch"])
+                self._checkpoint(self._last)
+            raise
         finally:
             bar.close()
 
