@@ -54,6 +54,16 @@ def test_a_batch_smaller_than_the_processes_is_refused() -> None:
         dist.shard_batches(torch.arange(10), 2, 0, 4)
 
 
+def test_a_pair_with_fewer_images_than_processes_is_refused() -> None:
+    from synthaug.generators import ConditionalGAN
+    from synthaug.generators.budget import resolve_budget
+
+    budgets = [resolve_budget(n, (1, 8, 8), epochs=1) for n in (6, 1)]  # per-class: a class of one image
+    with pytest.raises(ConfigError, match=r"a network pair has 1 training image\(s\) for 2 training processes"):
+        ConditionalGAN._check_distributed(budgets, [6, 1], 2)
+    ConditionalGAN._check_distributed(budgets[:1], [6], 2)  # 6 images, batch 6: 3 per process
+
+
 # ----------------------------------------------------------------------- helpers, one process
 def test_helpers_are_identities_without_a_process_group(monkeypatch) -> None:
     monkeypatch.delenv("WORLD_SIZE", raising=False)
