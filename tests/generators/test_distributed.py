@@ -64,6 +64,38 @@ def test_a_pair_with_fewer_images_than_processes_is_refused() -> None:
     ConditionalGAN._check_distributed(budgets[:1], [6], 2)  # 6 images, batch 6: 3 per process
 
 
+def test_run_epoch_gives_each_rank_its_slice_and_its_own_noise_stream(monkeypatch) -> None:
+    from synthaug.generators import training
+
+    seen = {}
+
+    class Pair:  # stands in for a GANPair: train_step is replaced, and one process has no buffers to sync
+        def __init__(self, name):
+            self.name = name
+
+        def sync_buffers(self):
+            pass
+
+    def record(pair, real, labels, gen, cfg):  # (B, 1, 2, 2): image i is filled with i
+        seen.setdefault(pair.name, []).append((real[:, 0, 0, 0].long().tolist(), gen.initial_seed()))
+        return torch.zeros(4)
+
+    monkeypatch.setattr(training, "train_step", record)
+    images = torch.arange(20, dtype=torch.float32).view(20, 1, 1, 1).expand(20, 1, 2, 2)
+    cfg = training.TrainConfig(loss="hinge", epochs=1, batch_size=8, latent_dim=4, policy=(), ema_decay=None,
+                               max_rollbacks=0)
+    _, n_single = training.run_epoch(Pair("single"), images, None, cfg, seed=5)
+    n_ranks = [training.run_epoch(Pair(f"rank{r}"), images, None, cfg, seed=5, rank=r, world_size=2)[1]
+               for r in (0, 1)]
+    assert n_single == n_ranks[0] == n_ranks[1] == 16  # images seen counts every rank's
+    single, r0, r1 = seen["single"], seen["rank0"], seen["rank1"]
+    assert len(single) == len(r0) == len(r1) == 2
+    for (batch, _), (a, _), (b, _) in zip(single, r0, r1):  # each step: the ranks split the one-process batch
+        assert a == batch[:4] and b == batch[4:]
+    seeds = {single[0][1], r0[0][1], r1[0][1]}
+    assert len(seeds) == 3  # noise and DiffAugment: one stream per rank, neither the shared one
+
+
 # ----------------------------------------------------------------------- helpers, one process
 def test_helpers_are_identities_without_a_process_group(monkeypatch) -> None:
     monkeypatch.delenv("WORLD_SIZE", raising=False)
