@@ -429,7 +429,7 @@ class Trainer:
                     break
             self._checkpoint()
         except KeyboardInterrupt:
-            if self._last is not None:
+            if self._last is not None and (self.save_checkpoint is not None or self.world_size == 1):
                 logger.warning("interrupted: saving the checkpoint of epoch %d", self._last["epoch"])
                 self._checkpoint(self._last)
             raise
@@ -438,7 +438,7 @@ class Trainer:
         except RuntimeError:
             # Under torchrun, a rank whose peer stopped (Ctrl-C reached the peer first, or it
             # crashed) sees a failed collective: keep the last completed epoch resumable.
-            if self.world_size > 1 and self._last is not None:
+            if self.world_size > 1 and self._last is not None and self.save_checkpoint is not None:
                 logger.warning("another training process stopped: saving the checkpoint of epoch %d",
                                self._last["epoch"])
                 self._checkpoint(self._last)
