@@ -6,6 +6,7 @@ importing them (scikit-learn, pandas) would add seconds to every ``synthaug --he
 
 from __future__ import annotations
 
+import functools
 import shutil
 import signal
 from pathlib import Path
@@ -38,6 +39,43 @@ DIVERGED_MODEL_NAME = "last_healthy_model"
 RUN_STAMP = "run.json"
 
 # ----------------------------------------------------------------------- helpers
+def _joins_torchrun(command: Callable) -> Callable:
+    """Run ``command`` inside torchrun's process group when torchrun started it (WORLD_SIZE > 1).
+
+    The group is left again when the command ends, also on an error or Ctrl-C.
+    """
+
+    @functools.wraps(command)
+    def run(*args: Any, **opts: Any) -> Any:
+        # Deferred like the estimator: torch costs seconds at start-up.
+        from ..generators.distributed import init_from_env
+
+        with init_from_env(opts["device"]):
+            return command(*args, **opts)
+
+    return run
+
+
+def _process_info() -> tuple[bool, int]:
+    """``(is this rank 0, number of training processes)``: ``(True, 1)`` without torchrun."""
+    from ..generators.distributed import is_main_process, world_size
+
+    return is_main_process(), world_size()
+
+
+def _fit_on_worker(gan, train_set, val, fraction: float, opts: dict[str, Any], data: str, ckpt: Path) -> None:
+    """torchrun ranks > 0: the same hold-back and fit as rank 0, to train the shared model.
+
+    Rank 0 alone judges the samples, draws and writes every file (checkpoints too); a
+    worker leaves when training ends.
+    """
+    if opts["resume"]:
+        _prepare_checkpoint(data, {**opts, "validation_fraction": fraction}, ckpt)  # only checks the stamp
+    sampler = _gate_sampler(gan, fraction, opts["seed"])
+    validation = (val.images, val.labels) if val is not None else None
+    sampler.fit_generator(train_set.images, train_set.labels, validation_data=validation, resume=opts["resume"])
+
+
 def _checkpoint_dir(out: Path) -> Path:
     """Checkpoints live beside the output folder so that an interrupted run keeps them."""
     out = Path(out).resolve()
@@ -90,6 +128,17 @@ def _fit_with_checkpoints(fit: Callable[[], Any], fitted: Callable[[], Any], cla
             "--n-per-class N --out DIR'); it is removed when this command is run again. To train "
             "again, try fewer --steps, --loss hinge, --spectral-norm or another --seed."
         ) from None
+    except RuntimeError as exc:
+        if _process_info()[1] <= 1:
+            raise
+        # torchrun: a peer stopped first (Ctrl-C, a crash); its failed collective surfaces here.
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        click.echo(
+            f"\nAnother training process stopped ({first}). The checkpoint of the last completed epoch "
+            f"is in {ckpt}; run the same torchrun command with --resume to continue.",
+            err=True,
+        )
+        raise SystemExit(1) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -205,6 +254,7 @@ def _oversample(gan, train, val, counts: dict[int, int], opts: dict[str, Any], c
 
 # ----------------------------------------------------------------------- commands
 @gan_command(quality_options)
+@_joins_torchrun
 def train(data: str, out: Path, overwrite: bool, validation_fraction: str, **opts: Any) -> None:
     """Train a conditional GAN on DATA and save it in OUT.
 
@@ -222,6 +272,10 @@ def train(data: str, out: Path, overwrite: bool, validation_fraction: str, **opt
     dataset, train_set, _ = load_data(data, opts["image_size"], opts["skip_bad_images"], opts["allow_outside_root"])
     val = _validation_split(dataset, fraction)
     ckpt = _checkpoint_dir(out)
+    main, n_proc = _process_info()
+    if not main:
+        _fit_on_worker(build_gan({**opts, "progress": False}, ckpt), train_set, val, fraction, opts, data, ckpt)
+        return
     with staged_output(out, overwrite) as tmp:
         _prepare_checkpoint(data, {**opts, "validation_fraction": fraction}, ckpt)
         sampler = _gate_sampler(build_gan(opts, ckpt), fraction, opts["seed"])
@@ -236,13 +290,14 @@ def train(data: str, out: Path, overwrite: bool, validation_fraction: str, **opt
         _write_samples_png(tmp, gan.sample(gan.classes_[preview], random_state=opts["seed"]),
                            preview, len(gan.classes_), verdict and verdict["caption"])
         write_run_record(tmp, {"data": data, **opts, "validation_fraction": fraction, "quality": verdict,
-                               "class_names": list(train_set.class_names)}, "train")
+                               "class_names": list(train_set.class_names), "world_size": n_proc}, "train")
     shutil.rmtree(ckpt, ignore_errors=True)
     if verdict is not None and not verdict["passed"]:
         click.echo(f"Warning: {_gate_failure(sampler)} The model is saved anyway.", err=True)
     click.echo(
         f"Trained {opts['model']} ({opts['strategy']}) on {len(train_set)} images in "
-        f"{gan.train_seconds_:.1f} s ({gan.images_per_second_:.0f} images/s).\n"
+        f"{gan.train_seconds_:.1f} s ({gan.images_per_second_:.0f} images/s"
+        f"{f', {n_proc} processes' if n_proc > 1 else ''}).\n"
         f"Model: {out / MODEL_DIR_NAME}   samples: {out / 'samples.png'}"
     )
 
@@ -287,6 +342,7 @@ def _gate_failure(sampler) -> str:
 
 
 @gan_command(count_options, quality_options, select_options)
+@_joins_torchrun
 def augment(data: str, out: Path, overwrite: bool, ratio, balance, n_per_class, validation_fraction: str,
             accept_low_quality: bool, **opts: Any) -> None:
     """Train a conditional GAN on DATA and write a mixed real + synthetic dataset to OUT.
@@ -313,6 +369,10 @@ def augment(data: str, out: Path, overwrite: bool, ratio, balance, n_per_class, 
     counts = _resolve_counts(train_set.labels, ratio, balance, n_per_class)
     val = _validation_split(dataset, fraction)
     ckpt = _checkpoint_dir(out)
+    main, n_proc = _process_info()
+    if not main:  # the same fit as fit_resample's; drawing and writing are rank 0's
+        _fit_on_worker(build_gan({**opts, "progress": False}, ckpt), train_set, val, fraction, opts, data, ckpt)
+        return
     with staged_output(out, overwrite) as tmp:
         _prepare_checkpoint(data, {**opts, "validation_fraction": fraction}, ckpt)
         sampler, syn_images, syn_labels = _oversample(build_gan(opts, ckpt), train_set, val, counts, opts,
@@ -324,7 +384,8 @@ def augment(data: str, out: Path, overwrite: bool, ratio, balance, n_per_class, 
                   "synthetic_per_class": {train_set.class_names[k]: v for k, v in counts.items()},
                   "skipped_files": skipped, **opts, "validation_fraction": fraction,
                   "accept_low_quality": accept_low_quality, "quality": verdict,
-                  "dataset_written": not refused, "class_names": list(train_set.class_names)}
+                  "dataset_written": not refused, "class_names": list(train_set.class_names),
+                  "world_size": n_proc}
         _write_samples_png(tmp, syn_images, syn_labels, train_set.n_classes, verdict and verdict["caption"])
         _write_model(tmp, gan, train_set.class_names)
         write_run_record(tmp, record, "augment")

@@ -17,6 +17,7 @@ from ..data.validation import check_images, class_indices, encode_labels
 from ..exceptions import ConfigError, NotFittedError, OutputError, TrainingDivergedError
 from ..seeding import derive_seed, seed_from, torch_generator
 from . import checkpoint as ckpt_io
+from . import distributed as dist
 from . import model_io
 from . import resume as resume_io
 from . import snapshots as snap_io
@@ -170,6 +171,15 @@ class ConditionalGAN(BaseEstimator):
     unrecoverable divergence stops training: the classes after the failing one keep
     their untrained generators.
 
+    Multi-process training: inside an initialised ``torch.distributed`` process group of
+    more than one process (``torchrun``; the CLI joins it with
+    :func:`~synthaug.generators.distributed.init_from_env`), ``fit`` trains one model
+    with DistributedDataParallel. Every rank must call ``fit`` with the same data and
+    parameters. ``batch_size`` (and so the budget) is the global batch: each rank takes
+    ``batch_size // world_size`` images of every global batch. Only rank 0 writes
+    checkpoints; every rank ends with the same weights; ``budget_["world_size"]``
+    records the number of processes. See ``docs/scaling-ddp.md``.
+
     Resume: every epoch draws its random numbers from a generator seeded by
     ``(seed, pair, epoch, rollbacks)``, so a run interrupted and resumed from its
     checkpoint ends with exactly the weights of an uninterrupted run. (One corner is
@@ -287,10 +297,13 @@ class ConditionalGAN(BaseEstimator):
         """
         cfg = self._check_params()
         X, y_idx, classes = self._check_data(X, y)
-        device = resolve_device(self.device)
+        device = dist.process_device(resolve_device(self.device))
         sizes = [len(X)] if self.strategy == "conditional" else np.bincount(y_idx, minlength=len(classes)).tolist()
         budgets = [resolve_budget(n, X.shape[1:], epochs=self.epochs, steps=self.steps,
                                   batch_size=self.batch_size, n_pairs=len(sizes)) for n in sizes]
+        rank, n_proc = dist.rank(), dist.world_size()
+        if n_proc > 1:
+            self._check_distributed(budgets, sizes, n_proc)
         fingerprint = resume_io.fingerprint(self, X, y_idx, classes, [b.batch_size for b in budgets])
         state = None
         if resume:
@@ -300,9 +313,12 @@ class ConditionalGAN(BaseEstimator):
             resume_io.check_resumable(self, state, fingerprint)
             seed = int(state["seed"])
         else:
-            seed = seed_from(self.random_state)
+            seed = dist.broadcast_int(seed_from(self.random_state))  # one seed for every rank
         image_shape = tuple(int(s) for s in X.shape[1:])
-        pairs = self._build_pairs(seed, len(classes), image_shape, device)
+        pairs = self._build_pairs(seed, len(classes), image_shape, device)  # identical on every rank
+        if n_proc > 1:
+            for pair in pairs:
+                pair.distribute(device)
 
         images = torch.tensor(X, device=device)  # (N, C, H, W): the whole set lives on the device
         labels = torch.tensor(y_idx, device=device)  # (N,)
@@ -312,7 +328,7 @@ class ConditionalGAN(BaseEstimator):
             data = [(images[labels == k], None) for k in range(len(classes))]
 
         save_fn = None
-        if self.checkpoint_dir is not None:
+        if self.checkpoint_dir is not None and rank == 0:  # under torchrun rank 0 alone writes
             directory = Path(self.checkpoint_dir)
             if directory.exists() and not directory.is_dir():
                 raise OutputError(f"checkpoint_dir={str(directory)!r} is a file; pass a folder path.")
@@ -326,11 +342,13 @@ class ConditionalGAN(BaseEstimator):
                           checkpoint_every=int(self.checkpoint_every), progress=bool(self.progress),
                           pair_names=[f"class {c!r}" for c in classes.tolist()] if len(pairs) > 1 else None,
                           pair_cfgs=pair_cfgs, snapshots=keeper,
-                          max_seconds=None if self.max_minutes is None else 60.0 * float(self.max_minutes))
+                          max_seconds=None if self.max_minutes is None else 60.0 * float(self.max_minutes),
+                          rank=rank, world_size=n_proc)
         if state is not None:
             resume_io.restore(trainer, state)
         try:
             trainer.run()
+            dist.barrier()  # under torchrun every rank leaves fit after rank 0's last checkpoint is written
         except TrainingDivergedError:
             # The pairs hold the last healthy state: keep it usable on the estimator.
             self._set_fitted(trainer, classes, image_shape, device, seed, budgets)
@@ -338,10 +356,29 @@ class ConditionalGAN(BaseEstimator):
         self._set_fitted(trainer, classes, image_shape, device, seed, budgets)
         return self
 
+    @staticmethod
+    def _check_distributed(budgets, sizes: list[int], n_proc: int) -> None:
+        """Under torchrun: every rank needs a slice of every global batch (ConfigError otherwise)."""
+        for budget, n in zip(budgets, sizes):
+            bs = min(budget.batch_size, n)
+            if n < n_proc:
+                raise ConfigError(
+                    f"a network pair has {n} training image(s) for {n_proc} training processes; every process "
+                    "needs at least one image per step. Start fewer processes, or use --strategy conditional "
+                    "(one pair for all classes)."
+                )
+            dist.local_batch_size(bs, n_proc)
+            if bs % n_proc:
+                logger.warning("batch size %d is not a multiple of the %d processes: each takes %d images "
+                               "per step and %d image(s) of every batch are left out", bs, n_proc,
+                               bs // n_proc, bs % n_proc)
+
     def _set_fitted(self, trainer: Trainer, classes, image_shape, device, seed, budgets) -> None:
         for pair in trainer.pairs:
             pair.sampler.eval()
         self.budget_ = budget_summary(budgets, trainer.stopped_early, self.strategy == "per-class")
+        if trainer.world_size > 1:  # recorded only for multi-process fits: one-process records are unchanged
+            self.budget_["world_size"] = trainer.world_size
         self.snapshots_, self._snapshot_weights = (
             trainer.snapshots.finish(trainer.pairs, trainer.final_epochs()) if trainer.snapshots is not None
             else ([], []))

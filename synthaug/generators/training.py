@@ -21,10 +21,23 @@ The :class:`Trainer` knows nothing about GANs: it drives *units* (a :class:`GANP
 here, a denoiser in :mod:`synthaug.generators.diffusion.training`) through their
 ``run_epoch``, asks them whether an epoch's statistics look collapsed, and keeps the
 position, history, checkpoints, snapshots, time budget and rollbacks for any of them.
-A unit provides: ``NAME``, ``run_epoch(images, labels, cfg, seed) -> (stats, n)``,
+A unit provides: ``NAME``, ``run_epoch(images, labels, cfg, seed, *, rank, world_size)
+-> (stats, n)``,
 ``history_row(stats)``, ``collapsed(stats)``, ``collapse_reason(stats)``,
 ``halve_lrs() -> dict``, ``state()``/``load_state()``, ``sampler``, ``steps``,
 ``rollbacks`` and ``streak``.
+
+* Several processes (``torchrun``; see :mod:`.distributed`): ``batch_size`` is the
+  global batch. Every rank draws the epoch's permutation from the epoch's seed, takes
+  its slice of each global batch (:func:`~.distributed.shard_batches`) and draws its
+  noise and DiffAugment from its own stream ``derive_seed(epoch seed, "rank", rank)``.
+  The networks are wrapped in DDP (gradients averaged; ``GANPair.distribute``); the
+  epoch's statistics, LeCam anchors and ADA's sign counts are averaged or summed over
+  the ranks, so every rank takes the same rollback and ADA decisions, and the
+  generators' BatchNorm statistics are averaged at the end of each epoch: the ranks
+  hold the same state after every epoch. With one process nothing of this runs and the
+  random streams are unchanged. (Only GAN pairs take part; the diffusion unit refuses
+  ``world_size > 1``.)
 """
 
 from __future__ import annotations
@@ -42,6 +55,7 @@ from tqdm.auto import tqdm
 
 from ..exceptions import TrainingDivergedError
 from ..seeding import derive_seed, torch_generator
+from . import distributed as dist
 from . import losses
 from . import regularisers as reg
 from .diffaugment import diff_augment
@@ -107,6 +121,9 @@ class GANPair:
         self.generator = generator
         self.discriminator = discriminator
         self.ema = ema
+        # The modules the training step calls: DDP wrappers under torchrun (distribute).
+        self.g_train: nn.Module = generator
+        self.d_train: nn.Module = discriminator
         if ema is not None:
             ema.load_state_dict(generator.state_dict())
             ema.eval().requires_grad_(False)
@@ -122,6 +139,19 @@ class GANPair:
     #: How logs and errors name this kind of unit.
     NAME = "GAN"
 
+    def distribute(self, device: torch.device) -> None:
+        """Wrap the generator and the discriminator in DDP (separately) for multi-process training."""
+        self.g_train = dist.wrap_ddp(self.generator, device)
+        self.d_train = dist.wrap_ddp(self.discriminator, device)
+
+    def sync_buffers(self) -> None:
+        """Average the generators' BatchNorm statistics over the ranks (no-op for one process).
+
+        The discriminator's buffers (spectral-norm vectors) need nothing: they follow
+        the weights, which DDP keeps identical.
+        """
+        dist.average_buffers(self.generator, self.ema)
+
     @property
     def sampler(self) -> nn.Module:
         """The network used for sampling: the EMA copy when there is one."""
@@ -129,9 +159,9 @@ class GANPair:
 
     # -- the Trainer's interface
     def run_epoch(self, images: torch.Tensor, labels: torch.Tensor | None, cfg: "TrainConfig",
-                  seed: int) -> tuple[list[float], int]:
+                  seed: int, *, rank: int = 0, world_size: int = 1) -> tuple[list[float], int]:
         """One epoch (see :func:`run_epoch`): ``(loss_d, loss_g, d_real, d_fake)`` and images seen."""
-        return run_epoch(self, images, labels, cfg, seed)
+        return run_epoch(self, images, labels, cfg, seed, rank=rank, world_size=world_size)
 
     def history_row(self, stats: list[float]) -> dict[str, float]:
         loss_d, loss_g, d_real, d_fake = stats
@@ -227,7 +257,7 @@ def train_step(pair: GANPair, real: torch.Tensor, labels: torch.Tensor | None,
     loss (a second noise batch, drawn right after the first, with the same labels),
     and ``ada_target`` applies DiffAugment with the adaptive probability ``pair.ada_p``.
     """
-    G, D = pair.generator, pair.discriminator
+    G, D = pair.g_train, pair.discriminator  # G: DDP under torchrun; D's G-step pass is local
     b = real.shape[0]
     z = torch.randn(b, cfg.latent_dim, generator=gen, device=real.device)  # (B, Z)
     z2 = None
@@ -245,18 +275,20 @@ def train_step(pair: GANPair, real: torch.Tensor, labels: torch.Tensor | None,
     both_labels = None if labels is None else torch.cat([labels, labels])
     if cfg.policy:
         both = diff_augment(both, cfg.policy, gen, p)
-    logits = D(both, both_labels)  # (2B,)
+    logits = pair.d_train(both, both_labels)  # (2B,); DDP under torchrun averages D's gradients
     real_logits, fake_logits = logits[:b], logits[b:]
     loss_d = losses.discriminator_loss(real_logits, fake_logits, cfg.loss)
     if cfg.lecam > 0:
-        pair.lecam_anchors = reg.update_anchors(pair.lecam_anchors, real_logits, fake_logits)
+        # Under torchrun: the anchors of the global batch, the same on every rank.
+        pair.lecam_anchors = dist.all_reduce_mean(reg.update_anchors(pair.lecam_anchors, real_logits, fake_logits))
         loss_d = loss_d + cfg.lecam * reg.lecam_loss(real_logits, fake_logits, pair.lecam_anchors)
     pair.opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     pair.opt_d.step()
     if ada:
         with torch.no_grad():
-            pair.ada_signs = pair.ada_signs + torch.stack([real_logits.sign().sum(), real_logits.new_tensor(b)])
+            signs = torch.stack([real_logits.sign().sum(), real_logits.new_tensor(b)])
+            pair.ada_signs = pair.ada_signs + dist.all_reduce_sum(signs)  # global counts under torchrun
 
     # Generator step with D frozen: gradients flow through D into G only.
     D.requires_grad_(False)
@@ -285,11 +317,15 @@ def train_step(pair: GANPair, real: torch.Tensor, labels: torch.Tensor | None,
 
 
 def run_epoch(pair: GANPair, images: torch.Tensor, labels: torch.Tensor | None,
-              cfg: TrainConfig, seed: int) -> tuple[list[float], int]:
+              cfg: TrainConfig, seed: int, *, rank: int = 0, world_size: int = 1) -> tuple[list[float], int]:
     """One pass over ``images`` in random batches; returns mean stats and images seen.
 
     The last incomplete batch is dropped (when there is more than one batch), so all
     batches have the same size. A dataset smaller than ``batch_size`` is one batch.
+
+    With ``world_size > 1`` (inside the process group), this rank trains on its slice
+    of every global batch of ``cfg.batch_size`` images, with its own noise stream; the
+    returned statistics are the means over all ranks and the images seen are global.
 
     Shape
     -----
@@ -298,13 +334,17 @@ def run_epoch(pair: GANPair, images: torch.Tensor, labels: torch.Tensor | None,
     gen = torch_generator(seed, images.device)
     n = images.shape[0]
     bs = min(cfg.batch_size, n)
-    n_batches = n // bs
-    perm = torch.randperm(n, generator=gen, device=images.device)
+    perm = torch.randperm(n, generator=gen, device=images.device)  # the same on every rank
+    batches = dist.shard_batches(perm, bs, rank, world_size)  # (n_batches, bs // world_size)
+    if world_size > 1:
+        gen = torch_generator(derive_seed(seed, "rank", rank), images.device)  # this rank's noise
     total = torch.zeros(4, device=images.device)
-    for i in range(n_batches):
-        idx = perm[i * bs : (i + 1) * bs]
+    for idx in batches:
         total += train_step(pair, images[idx], None if labels is None else labels[idx], gen, cfg)
-    return (total / n_batches).tolist(), n_batches * bs
+    if world_size > 1:
+        total = dist.all_reduce_mean(total)
+        pair.sync_buffers()
+    return (total / len(batches)).tolist(), batches.numel() * world_size  # images seen by all ranks
 
 
 class Trainer:
@@ -336,6 +376,11 @@ class Trainer:
     snapshots : SnapshotKeeper or None
         Told about every healthy epoch (``after_epoch(pair_index, epoch, pair)``); its
         ``state()`` travels in checkpoints.
+    rank, world_size : int
+        This process's place in the process group (0 and 1 without one). With
+        ``world_size > 1`` the pairs must be :meth:`GANPair.distribute`-d, every rank
+        runs the same epochs, and only the caller's rank 0 should pass
+        ``save_checkpoint``.
 
     The position (``pair_index``, ``epoch``), ``history``, ``rollback_log`` and
     ``stopped_early`` may be set before :meth:`run` to resume.
@@ -348,7 +393,7 @@ class Trainer:
                  cfg: TrainConfig, seed: int, *, save_checkpoint: Callable[[dict], None] | None = None,
                  checkpoint_every: int = 10, progress: bool = False, pair_names: list[str] | None = None,
                  pair_cfgs: list[TrainConfig] | None = None, max_seconds: float | None = None,
-                 snapshots: Any = None):
+                 snapshots: Any = None, rank: int = 0, world_size: int = 1):
         self.pairs = pairs
         self.data = data
         self.cfg = cfg
@@ -361,6 +406,8 @@ class Trainer:
         self.checkpoint_every = checkpoint_every
         self.progress = progress
         self.pair_names = pair_names
+        self.rank = int(rank)
+        self.world_size = int(world_size)
         self.pair_index = 0
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
@@ -426,8 +473,18 @@ class Trainer:
                     break
             self._checkpoint()
         except KeyboardInterrupt:
-            if self._last is not None:
+            if self._last is not None and (self.save_checkpoint is not None or self.world_size == 1):
                 logger.warning("interrupted: saving the checkpoint of epoch %d", self._last["epoch"])
+                self._checkpoint(self._last)
+            raise
+        except TrainingDivergedError:
+            raise  # its checkpoint is already written
+        except RuntimeError:
+            # Under torchrun, a rank whose peer stopped (Ctrl-C reached the peer first, or it
+            # crashed) sees a failed collective: keep the last completed epoch resumable.
+            if self.world_size > 1 and self._last is not None and self.save_checkpoint is not None:
+                logger.warning("another training process stopped: saving the checkpoint of epoch %d",
+                               self._last["epoch"])
                 self._checkpoint(self._last)
             raise
         finally:
@@ -456,8 +513,10 @@ class Trainer:
         while self.epoch < cfg.epochs:
             t0 = self.clock()
             stats, n_images = pair.run_epoch(images, labels, cfg,
-                                             derive_seed(self.seed, i, self.epoch, pair.rollbacks))
-            self.seconds += self.clock() - t0
+                                             derive_seed(self.seed, i, self.epoch, pair.rollbacks),
+                                             rank=self.rank, world_size=self.world_size)
+            # Under torchrun the slowest rank's time, so that max_seconds stops every rank alike.
+            self.seconds += dist.all_reduce_max(self.clock() - t0)
             self.images_seen += n_images
             self.epoch += 1
             finite = all(math.isfinite(v) for v in stats)

@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, clone
 from ..data.validation import check_choice, check_float, check_labels
 from ..exceptions import ConfigError, InvalidDataError, LowQualityError
 from ..generators import ConditionalDiffusion, ConditionalGAN
+from ..generators.distributed import is_main_process
 from ..quality import assess_generator, holdout_split, resolve_fraction
 from .draw import append_synthetic
 from .select import DEFAULT_POOL_FACTOR, DEFAULT_SELECT, SELECTION_METHODS, draw_selected
@@ -73,7 +74,8 @@ class GANOverSampler(BaseEstimator):
         The fitted clone (None when no class needed new samples).
     quality_ : QualityReport or None
         The gate's numbers and verdict (None when the gate did not run: disabled, no
-        class needed samples, or no class had 3 rows to hold one back).
+        class needed samples, or no class had 3 rows to hold one back; or, under
+        torchrun, on every rank but 0: they only help train the shared generator).
     fit_idx_, held_idx_ : ndarray of int
         Positions into ``X`` of the rows the generator was fitted on and of the rows
         held back (empty when the gate is disabled). All rows, held ones too, are in
@@ -273,7 +275,7 @@ class GANOverSampler(BaseEstimator):
         self.generator_ = clone(base)
         X_fit, y_fit = images[fit_idx], y[fit_idx]
         self.generator_.fit(X_fit, y_fit, **fit_params)
-        if fraction == 0:
+        if fraction == 0 or not is_main_process():  # under torchrun rank 0 alone judges the samples
             return
         if len(y_held) == 0:
             logger.warning("GANOverSampler: no class has 3 rows, so none could be held back; the "

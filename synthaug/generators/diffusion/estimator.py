@@ -28,6 +28,7 @@ from ...exceptions import (
 )
 from ...seeding import derive_seed, seed_from, torch_generator
 from .. import checkpoint as ckpt_io
+from .. import distributed as dist
 from .. import model_io
 from .. import resume as resume_io
 from .. import snapshots as snap_io
@@ -192,6 +193,11 @@ class ConditionalDiffusion(BaseEstimator):
     def fit(self, X, y, *, resume: bool = False) -> "ConditionalDiffusion":
         """Train on images ``X`` (N, C, H, W) in [0, 1] with labels ``y``; see ``ConditionalGAN.fit``."""
         self._check_params()
+        if dist.world_size() > 1:
+            raise ConfigError(
+                "ConditionalDiffusion does not train under torchrun (several processes) yet; run it in "
+                "one process (multi-process training is the GAN's: --model dcgan or vanilla)."
+            )
         X, y_idx, classes = self._check_data(X, y)
         device = resolve_device(self.device)
         conditional = self.strategy == "conditional"

@@ -70,13 +70,17 @@ class DenoiserUnit:
 
     # -- the Trainer's interface
     def run_epoch(self, images: torch.Tensor, labels: torch.Tensor | None, cfg: DiffusionConfig,
-                  seed: int) -> tuple[list[float], int]:
+                  seed: int, *, rank: int = 0, world_size: int = 1) -> tuple[list[float], int]:
         """One pass over ``images`` in random batches (the last incomplete one dropped).
+
+        One process only (``world_size`` must be 1: the estimator refuses torchrun).
 
         Shape
         -----
         images : ``(N, C, H, W)`` in ``[0, 1]`` on the device; labels : ``(N,)`` or None.
         """
+        if world_size != 1:
+            raise RuntimeError("the diffusion unit trains in one process only")
         gen = torch_generator(seed, images.device)
         n = images.shape[0]
         bs = min(cfg.batch_size, n)
