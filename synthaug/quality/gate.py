@@ -246,7 +246,9 @@ class QualityReport:
                          "samples are near-copies.")
         if self.selected_snapshot is not None:
             chosen = self.snapshots[self.selected_snapshot]
-            why = ("the best coverage among those that pass" if chosen.get("passes") else
+            noisy = self.metrics.get("n_held", math.inf) < NOISY_HELD_PER_CLASS * self.n_classes
+            best = "TRTS (few held-back images)" if noisy else "coverage"
+            why = (f"the best {best} among those that pass" if chosen.get("passes") else
                    f"none passes; the best coverage with precision >= {_SNAPSHOT_PRECISION_SHARE:g} x real")
             lines.append(f"  Using snapshot {self.selected_snapshot} (epoch {chosen.get('epoch')}) of "
                          f"{len(self.snapshots)}: {why}.")
@@ -410,9 +412,11 @@ def assess_generator(generator, X_fit, y_fit, X_held, y_held, *, n_per_class: in
     ``snapshots_`` (a list of dicts with ``epoch``/``step``) and ``use_snapshot(index)``,
     every snapshot is scored with the same feature extractor and the same noise, and the
     one with the best coverage (ties: recall, then the later one) is selected among
-    those that pass the gate (:func:`judge`), or, when none passes, among those whose
-    precision is at least 0.5 x the real reference precision (none eligible: the last). The generator is left on that snapshot and the report lists
-    every snapshot's numbers.
+    those that pass the gate (:func:`judge`) with a copy ratio of at least 0.7, else
+    those that pass, or, when none passes, among those whose precision is at least 0.5 x
+    the real reference precision (none eligible: the last). With fewer than 5 held-back
+    images per class the highest TRTS ranks first (see :func:`_best`). The generator is
+    left on that snapshot and the report lists every snapshot's numbers.
     """
     X_fit, y_fit, X_held, y_held, n_per_class = _check_inputs(X_fit, y_fit, X_held, y_held, n_per_class)
     seed = root_seed(random_state)
@@ -435,23 +439,30 @@ def assess_generator(generator, X_fit, y_fit, X_held, y_held, *, n_per_class: in
         scores.append({"index": i, "epoch": snap.get("epoch"), "step": snap.get("step"),
                        **{k: overall[k] for k in (*_METRICS, "trts", "copy_ratio")},
                        "passes": bool(passes), "eligible": not overall["precision"] < floor})
-    best = _best(scores)
+    n_classes = len(np.unique(labels))
+    best = _best(scores, noisy=len(y_held) < NOISY_HELD_PER_CLASS * n_classes)
     generator.use_snapshot(best)
     log.info("quality gate: selected snapshot %d of %d (epoch %s)", best, len(scores), scores[best]["epoch"])
     images = draw()  # the same noise as when it was scored: the same images
     return _report(space, images, labels, len(X_fit), scores, best)
 
 
-def _key(score: dict) -> tuple[float, float]:
-    return tuple(-1.0 if math.isnan(score[m]) else score[m] for m in ("coverage", "recall"))  # type: ignore
-
-
-def _best(scores: list[dict]) -> int:
+def _best(scores: list[dict], noisy: bool = False) -> int:
     """Index of the best score (ties: the later) among the snapshots that pass the gate
     without sitting close to the training images (copy ratio >= 0.7), else among those
-    that pass, else among those above the precision floor; the last when none is eligible."""
+    that pass, else among those above the precision floor; the last when none is eligible.
+
+    Best: the highest coverage, then recall. ``noisy`` (fewer than 5 held-back images per
+    class, where the k-NN numbers saturate: coverage reads 1.00 for nearly anything):
+    the highest TRTS first, then coverage and recall.
+    """
     eligible = ([s for s in scores if s.get("passes") and not s.get("copy_ratio", 1.0) < COPY_NOTE]
                 or [s for s in scores if s.get("passes")] or [s for s in scores if s["eligible"]])
     if not eligible:
         return scores[-1]["index"]
-    return max(reversed(eligible), key=_key)["index"]
+    order = ("trts", "coverage", "recall") if noisy else ("coverage", "recall")
+
+    def key(score: dict) -> tuple[float, ...]:
+        return tuple(-1.0 if math.isnan(score.get(m, math.nan)) else score[m] for m in order)
+
+    return max(reversed(eligible), key=key)["index"]

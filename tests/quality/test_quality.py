@@ -169,6 +169,24 @@ def test_snapshot_choice_prefers_snapshots_that_pass_the_gate():
     assert _best([score(0, 0.9, False, False), score(1, 0.4, False, False)]) == 1
 
 
+def test_snapshot_choice_avoids_copies_and_ranks_by_trts_when_noisy():
+    from synthaug.quality.gate import _best
+
+    def score(i, coverage, trts, copy_ratio):
+        return {"index": i, "coverage": coverage, "recall": 1.0, "trts": trts, "copy_ratio": copy_ratio,
+                "passes": True, "eligible": True}
+
+    # The measured case (100 digits, 2 held back per class): coverage saturates at 1.00.
+    snaps = [score(0, 1.0, 0.70, 1.05), score(1, 1.0, 0.85, 0.84), score(2, 1.0, 0.92, 0.72),
+             score(3, 1.0, 0.93, 0.61)]
+    assert _best(snaps) == 2  # ties on coverage go to the later snapshot, but 3 copies (< 0.7)
+    assert _best(snaps, noisy=True) == 2  # the best TRTS among those that do not copy
+    assert _best([score(0, 1.0, 0.9, 0.9), score(1, 0.8, 0.5, 0.9)], noisy=True) == 0
+    assert _best([score(0, 0.7, 0.9, 0.9), score(1, 0.8, 0.5, 0.9)], noisy=False) == 1
+    # Every snapshot copies: the copy preference falls back to those that pass.
+    assert _best([score(0, 0.5, 0.9, 0.6), score(1, 0.9, 0.9, 0.5)]) == 1
+
+
 def test_caption_says_when_the_numbers_are_noisy(toy_split):
     X_fit, y_fit, X_held, y_held, pool = toy_split
     real = _real_like(pool)
