@@ -256,7 +256,7 @@ def _oversample(gan, train, val, counts: dict[int, int], opts: dict[str, Any], c
 @gan_command(quality_options)
 @_joins_torchrun
 def train(data: str, out: Path, overwrite: bool, validation_fraction: str, **opts: Any) -> None:
-    """Train a conditional GAN on DATA and save it in OUT.
+    """Train a conditional GAN (or, with --model ddpm, a diffusion model) on DATA; save it in OUT.
 
     DATA is an .npz file, a folder with one sub-folder per class, a CSV manifest
     (path,label) or a built-in name such as builtin:digits. With MedMNIST-style splits
@@ -345,7 +345,7 @@ def _gate_failure(sampler) -> str:
 @_joins_torchrun
 def augment(data: str, out: Path, overwrite: bool, ratio, balance, n_per_class, validation_fraction: str,
             accept_low_quality: bool, **opts: Any) -> None:
-    """Train a conditional GAN on DATA and write a mixed real + synthetic dataset to OUT.
+    """Train a conditional GAN (--model ddpm: a diffusion model) on DATA; write real + synthetic to OUT.
 
     OUT receives augmented.npz (images, labels, class_names, is_synthetic; the input's
     val/test splits are copied unchanged as val_*/test_*), synthetic/<class>/*.png with
