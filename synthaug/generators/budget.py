@@ -31,8 +31,9 @@ generator's budget, :data:`DIFFUSION_RULE`: batch ``N // 4`` in ``[16, 64]``; wa
 ``max(1000 steps, 300 epochs)`` but at most 4000 steps (a diffusion model trained much
 longer on 100 images starts to copy them: measured in ``docs/benchmarks.md``); cost cap
 64 M units (a denoiser step costs a little more than a GAN step per pixel; about eight
-minutes of one core); floor 500 steps. Examples: 100 digits of 8 x 8: batch 25, 300
-epochs = 1200 steps; BreastMNIST's 546 images: batch 64, 1226 steps (cost cap).
+minutes of one core at the default width, which is 16 channels above 16 px); floor 500
+steps. Examples: 100 digits of 8 x 8: batch 25, 300 epochs = 1200 steps; BreastMNIST's
+546 images: batch 64, 1226 steps (cost cap).
 """
 
 from __future__ import annotations

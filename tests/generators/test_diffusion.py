@@ -153,3 +153,12 @@ def test_bad_data_names_the_estimator(toy):
         ConditionalDiffusion(**TINY).fit(X[:, 0], y)
     with pytest.raises(Exception, match="a conditional diffusion model needs at least 2 classes"):
         ConditionalDiffusion(**TINY).fit(X, np.zeros(len(X), int))
+
+
+def test_default_width_follows_the_image_size():
+    model = ConditionalDiffusion()
+    assert model._width((1, 8, 8)) == 32 and model._width((1, 16, 16)) == 32
+    assert model._width((1, 28, 28)) == 16 and model._width((3, 8, 64)) == 16
+    assert ConditionalDiffusion(width=24)._width((1, 28, 28)) == 24
+    with pytest.raises(ConfigError, match="width must be an integer >= 2"):
+        ConditionalDiffusion(width=1).fit(np.zeros((4, 1, 8, 8), np.float32), [0, 0, 1, 1])
