@@ -89,10 +89,15 @@ def _host_port(address: str) -> tuple[str, int] | None:
 
 def _unreachable(backend: str, address: str, what: str, reason: str) -> ConfigError:
     return ConfigError(
-        f"--address {address}: cannot reach a {what} there ({reason}). Check the address "
+        f"--address {address}: no {what} answered there ({reason}). Check the address "
         f"(the {what} prints it when it starts) and that it is running; the {backend} backend "
         "wrote nothing."
     )
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
 def _probe(backend: str, address: str, what: str, timeout: float) -> None:
@@ -103,7 +108,7 @@ def _probe(backend: str, address: str, what: str, timeout: float) -> None:
     try:
         socket.create_connection(target, timeout=min(timeout, 5.0)).close()
     except OSError as exc:
-        raise _unreachable(backend, address, what, f"{type(exc).__name__}: {exc}") from None
+        raise _unreachable(backend, address, what, _short(exc)) from None
 
 
 def _missing(backend: str, packages: str, extra: str, exc: ImportError) -> ConfigError:
@@ -137,8 +142,9 @@ def _dask(address: str | None, n_jobs: int, timeout: float) -> Iterator[None]:
             _probe("dask", address, "Dask scheduler", timeout)
             try:
                 client = Client(address, timeout=timeout)
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise _unreachable("dask", address, "Dask scheduler", f"{type(exc).__name__}: {exc}") from None
+            except Exception as exc:  # noqa: BLE001 - refused, timed out, or not a scheduler talking
+                # (something else listening there answers with bytes Dask cannot parse)
+                raise _unreachable("dask", address, "Dask scheduler", _short(exc)) from None
             stack.callback(client.close)
             log.info("dask: connected to %s (%d worker threads).", address, sum(client.nthreads().values()))
         with joblib.parallel_config(backend="dask", n_jobs=-1):
@@ -159,8 +165,8 @@ def _ray(address: str | None, n_jobs: int, timeout: float) -> Iterator[None]:
             ray.init(num_cpus=_n_workers(n_jobs), include_dashboard=False, log_to_driver=False)
         else:
             ray.init(address=address, log_to_driver=False)
-    except (ConnectionError, OSError, TimeoutError, RuntimeError) as exc:
-        raise _unreachable("ray", str(address), "Ray head", f"{type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - refused, timed out, or not a Ray head answering
+        raise _unreachable("ray", str(address), "Ray head", _short(exc)) from None
     try:
         register_ray()
         with joblib.parallel_config(backend="ray", n_jobs=-1):

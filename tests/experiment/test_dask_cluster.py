@@ -1,0 +1,77 @@
+"""The grid on a real local Dask cluster (2 single-threaded worker processes, started once).
+
+Results equal the local run's row for row, through the API and the CLI; a job's error
+names the job; a partial run resumes from the job cache with any backend.
+"""
+
+from __future__ import annotations
+
+import joblib
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from synthaug.cli import cli
+from synthaug.exceptions import JobError
+from synthaug.experiment import run_experiment
+from synthaug.experiment.cache import JobCache
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as c:
+        yield c
+
+
+@pytest.fixture
+def study(tiny_config):
+    """Two seeds, a generator per seed, CNN and logistic regression: 8 jobs."""
+    return tiny_config.replace(seeds=(0, 1), arms=("real", "classic", "gan"), ratios=(1.0,),
+                               classifiers=("logreg", "cnn"))
+
+
+def test_dask_results_equal_the_local_run_row_for_row(cluster, study, toy3):
+    ds = toy3(8)
+    local = run_experiment(ds, study)
+    on_dask = run_experiment(ds, study.replace(backend="dask", address=cluster.scheduler_address))
+    pd.testing.assert_frame_equal(local.results, on_dask.results)
+    # A Client and parallel_config of the caller's own are used as they are.
+    with distributed.Client(cluster), joblib.parallel_config(backend="dask"):
+        by_caller = run_experiment(ds, study)
+    pd.testing.assert_frame_equal(local.results, by_caller.results)
+
+
+def test_a_job_error_on_a_worker_names_the_job(cluster, tiny_config, toy3):
+    cfg = tiny_config.replace(arms=("real",), classifier_params={"logreg": {"C": -1.0}}, backend="dask",
+                              address=cluster.scheduler_address)
+    with pytest.raises(JobError, match=r"classifier job \(seed 0, train size all, arm real\) failed"):
+        run_experiment(toy3(8), cfg)
+
+
+def test_a_partial_run_resumes_on_dask(cluster, study, toy3, tmp_path):
+    ds = toy3(8)
+    cache = JobCache(tmp_path / "cache")
+    on_dask = study.replace(backend="dask", address=cluster.scheduler_address)
+    run_experiment(ds, on_dask.replace(seeds=(0,)), cache=cache)  # what a stopped run left: seed 0
+    assert len(cache) == 4
+    resumed = run_experiment(ds, on_dask, cache=cache)
+    assert resumed.info["n_jobs_reused"] == 4 and len(cache) == 8
+    pd.testing.assert_frame_equal(resumed.results, run_experiment(ds, study).results)
+
+
+def test_cli_results_csv_on_dask_equals_local(cluster, tmp_path):
+    args = ["builtin:digits", "--arms", "real,classic", "--classifiers", "logreg", "--seeds", "0,1",
+            "--train-sizes", "5", "--no-quality", "--no-robustness", "--no-progress"]
+    local = CliRunner().invoke(cli, ["evaluate", *args, "--out", str(tmp_path / "local")])
+    assert local.exit_code == 0, local.output
+    dask = CliRunner().invoke(cli, ["evaluate", *args, "--out", str(tmp_path / "dask"), "--backend", "dask",
+                                    "--address", cluster.scheduler_address])
+    assert dask.exit_code == 0, dask.output
+    assert f"jobs on dask at {cluster.scheduler_address}" in dask.output
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "local" / "results.csv"),
+                                  pd.read_csv(tmp_path / "dask" / "results.csv"))
+    config = (tmp_path / "dask" / "config.json").read_text()
+    assert '"backend": "dask"' in config
