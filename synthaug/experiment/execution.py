@@ -130,7 +130,7 @@ def run_tasks(tasks: Sequence[Task], n_jobs: int) -> Iterator[tuple[Hashable, An
     if parallel is not None:
         yield from parallel(calls)
         return
-    parallel = Parallel(return_as="list", **kwargs)
     step = max(1, joblib.effective_n_jobs(**kwargs))
-    for start in range(0, len(calls), step):
-        yield from parallel(calls[start:start + step])
+    with Parallel(return_as="list", **kwargs) as parallel:  # one pool of workers for every round
+        for start in range(0, len(calls), step):
+            yield from parallel(calls[start:start + step])

@@ -1,6 +1,6 @@
 """Compute backends: the registry, the caller's joblib backend, thread caps, job errors, fast failures.
 
-The Dask tests (test_dask_cluster.py) run a real local cluster; these need none.
+The cluster tests (test_cluster_backends.py) run real local clusters; these need none.
 """
 
 from __future__ import annotations
@@ -154,3 +154,13 @@ def test_unreachable_address_fails_fast_naming_it_and_writes_nothing(tmp_path):
     assert f"--address {address}: no Dask scheduler answered there" in result.output
     assert "Traceback" not in result.output
     assert not out.exists() and not (tmp_path / ".o.evaluate-cache").exists()
+
+
+def test_unreachable_ray_head_fails_fast_naming_it():
+    pytest.importorskip("ray")
+    address = f"127.0.0.1:{free_port()}"
+    start = time.monotonic()
+    with pytest.raises(ConfigError, match=rf"--address {address}: no Ray head answered there"):
+        with use_backend("ray", address):
+            pass
+    assert time.monotonic() - start < 30

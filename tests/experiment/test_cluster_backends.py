@@ -1,4 +1,4 @@
-"""The grid on a real local Dask cluster (2 single-threaded worker processes, started once).
+"""The grid on real local clusters: Dask (2 single-threaded worker processes, started once) and Ray (slow).
 
 Results equal the local run's row for row, through the API and the CLI; a job's error
 names the job; a partial run resumes from the job cache with any backend.
@@ -75,3 +75,12 @@ def test_cli_results_csv_on_dask_equals_local(cluster, tmp_path):
                                   pd.read_csv(tmp_path / "dask" / "results.csv"))
     config = (tmp_path / "dask" / "config.json").read_text()
     assert '"backend": "dask"' in config
+
+
+# ------------------------------------------------------------------ Ray
+@pytest.mark.slow  # a local Ray instance takes 10-70 s to start and run 8 jobs on 2 cores
+def test_ray_results_equal_the_local_run_row_for_row(study, toy3):
+    pytest.importorskip("ray")
+    ds = toy3(8)
+    on_ray = run_experiment(ds, study.replace(backend="ray", n_jobs=2))
+    pd.testing.assert_frame_equal(run_experiment(ds, study).results, on_ray.results)
