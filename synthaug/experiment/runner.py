@@ -26,9 +26,10 @@ runner's only I/O, and only when the caller hands it a cache.
 
 Every random draw is seeded from ``(seed, training size, what)`` with
 :func:`~synthaug.seeding.derive_seed`, never from execution order, so ``n_jobs=1`` and
-``n_jobs=2`` give identical results, and the joblib backend can be swapped (Dask, Ray)
-without touching this code. A classifier's seed depends on the seed, training size and
-classifier name but not on the arm: arms of one seed differ only in their training data
+``n_jobs=2`` give identical results, and so do the Dask and Ray backends
+(:mod:`~synthaug.experiment.backends`; the jobs go through joblib in
+:mod:`~synthaug.experiment.execution`, on whichever backend is active). A classifier's
+seed depends on the seed, training size and classifier name but not on the arm: arms of one seed differ only in their training data
 (common random numbers), which is what makes the paired comparison with ``real`` sharp.
 """
 
@@ -71,7 +72,7 @@ _RESULT_COLUMNS = ["seed", "arm", "ratio", "train_size", "classifier", "n_train_
 
 
 def _label(key: tuple) -> str:
-    """A job's name in messages: ``seed 0, train size 10, arm gan, ratio 2``."""
+    """A job's name in messages: ``classifier job (seed 0, train size 10, arm gan, ratio 2)``."""
     if key[0] == "prep":
         return f"generator job (seed {key[1]}, train size {key[2]})"
     _, seed, size, arm, ratio = key

@@ -33,11 +33,13 @@ def study(tiny_config):
                                classifiers=("logreg", "cnn"))
 
 
-def test_dask_results_equal_the_local_run_row_for_row(cluster, study, toy3):
+def test_dask_results_equal_the_local_run_row_for_row(cluster, study, toy3, capsys):
     ds = toy3(8)
     local = run_experiment(ds, study)
-    on_dask = run_experiment(ds, study.replace(backend="dask", address=cluster.scheduler_address))
+    on_dask = run_experiment(ds, study.replace(backend="dask", address=cluster.scheduler_address),
+                             progress=True)
     pd.testing.assert_frame_equal(local.results, on_dask.results)
+    assert "8/8" in capsys.readouterr().err  # the bar counted every job finished on the workers
     # A Client and parallel_config of the caller's own are used as they are.
     with distributed.Client(cluster), joblib.parallel_config(backend="dask"):
         by_caller = run_experiment(ds, study)
