@@ -93,6 +93,7 @@ def main() -> int:
         "extra": args.extra,
         "seconds": seconds,
         "speedup_dask2_vs_dask1": seconds["dask-1"] / seconds["dask-2"],
+        "tables_compared": sorted(p.name for p in (args.out / "local").glob("*.csv")),
         "identical_to_local": {name: not p for name, p in problems.items()},
         "differences": problems,
     }

@@ -110,13 +110,16 @@ def _run_jobs(cache: JobCache | None, keys: Iterable[tuple], job: Callable[[tupl
     return done, len(done) - len(pending)
 
 
-def _classify_subset(seed, size, arm, ratio, X_train, y_train, sub, synthetic, X_test, y_test,
-                     robust_rows, n_classes, config):
-    """:func:`classify` on the rows ``sub`` of the training split.
+def _classify_subset(seed, size, arm, ratio, X_train, y_train, sub, X_test, y_test, robust_rows,
+                     n_classes, config, names, *draws):
+    """:func:`classify` on the rows ``sub`` of the training split and the draws ``names``.
 
-    The job carries the positions, not the rows: the whole split is one array that every
-    job shares (memory-mapped by loky, scattered once by Dask), the subset is cut here.
+    The job carries positions and array arguments, never a container of arrays: each
+    array (the splits, and every synthetic set as ``images, labels`` in ``draws``, in the
+    order of ``names``) is one object that all jobs of a phase share, which loky
+    memory-maps and joblib's Dask backend scatters to the cluster once.
     """
+    synthetic = {name: (draws[2 * i], draws[2 * i + 1]) for i, name in enumerate(names)}
     return classify(seed, size, arm, ratio, X_train[sub], y_train[sub], synthetic, X_test, y_test,
                     robust_rows, n_classes, config)
 
@@ -229,8 +232,10 @@ def run_experiment(dataset: ImageDataset | str | None, config: ExperimentConfig,
     def classify_job(key: tuple) -> tuple:
         _, seed, size, arm, ratio = key
         prep = preps[("prep", seed, size)]
-        return (_classify_subset, seed, size, arm, ratio, X_train, y_train, prep["subsample"],
-                prep["synthetic"], X_test, y_test, robust_rows, K, config)
+        names = tuple(prep["synthetic"])
+        draws = [array for name in names for array in prep["synthetic"][name]]  # images, labels, ...
+        return (_classify_subset, seed, size, arm, ratio, X_train, y_train, prep["subsample"], X_test,
+                y_test, robust_rows, K, config, names, *draws)
 
     with _backend_scope(config):
         bar.set_postfix_str("generators")
