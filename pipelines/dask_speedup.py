@@ -27,7 +27,7 @@ import platform
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -85,7 +85,7 @@ def main() -> int:
 
     problems = {name: compare(args.out / "local", args.out / name) for name in ("dask-2", "dask-1")}
     summary = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (nproc), {platform.python_version()}",
         "load_average_at_start": load_at_start,
         "load_average_at_end": os.getloadavg(),

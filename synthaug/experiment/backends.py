@@ -31,8 +31,9 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Callable, ContextManager, Iterator
 from urllib.parse import urlsplit
 
 import joblib
@@ -67,7 +68,7 @@ class Backend:
 
     name: str
     extra: str | None
-    enter: Callable[[str | None, int, float], ContextManager[None]]
+    enter: Callable[[str | None, int, float], AbstractContextManager[None]]
     remote: bool
 
 
@@ -185,7 +186,7 @@ BACKEND_NAMES = tuple(BACKENDS)
 
 
 def use_backend(name: str, address: str | None = None, *, n_jobs: int = 1,
-                timeout: float = CONNECT_TIMEOUT) -> ContextManager[None]:
+                timeout: float = CONNECT_TIMEOUT) -> AbstractContextManager[None]:
     """A context in which joblib runs the grid's jobs on backend ``name``.
 
     Parameters

@@ -34,8 +34,9 @@ from __future__ import annotations
 import contextlib
 import threading
 import traceback
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Iterator, Sequence
+from typing import Any
 
 import joblib
 import torch

@@ -61,17 +61,16 @@ def test_recipe_compute_table(tmp_path):
 @pytest.mark.parametrize("name, module, extra", [("dask", "distributed", "dask"), ("ray", "ray", "ray")])
 def test_a_missing_package_names_the_extra(monkeypatch, name, module, extra):
     monkeypatch.setitem(sys.modules, module, None)  # import -> ImportError
-    with pytest.raises(ConfigError, match=rf"pip install 'synthaug\[{extra}\]'"):
-        with use_backend(name, "tcp://127.0.0.1:8786"):
-            pass
+    with pytest.raises(ConfigError, match=rf"pip install 'synthaug\[{extra}\]'"), \
+            use_backend(name, "tcp://127.0.0.1:8786"):
+        pass
 
 
 def test_local_backend_takes_no_address():
     with use_backend("local"):
         assert not caller_set_parallel()
-    with pytest.raises(ConfigError, match="local backend takes none"):
-        with use_backend("local", "tcp://h:1"):
-            pass
+    with pytest.raises(ConfigError, match="local backend takes none"), use_backend("local", "tcp://h:1"):
+        pass
 
 
 # ------------------------------------------------------------------ the caller's backend
@@ -160,7 +159,7 @@ def test_unreachable_ray_head_fails_fast_naming_it():
     pytest.importorskip("ray")
     address = f"127.0.0.1:{free_port()}"
     start = time.monotonic()
-    with pytest.raises(ConfigError, match=rf"--address {address}: no Ray head answered there"):
-        with use_backend("ray", address):
-            pass
+    with pytest.raises(ConfigError, match=rf"--address {address}: no Ray head answered there"), \
+            use_backend("ray", address):
+        pass
     assert time.monotonic() - start < 30
