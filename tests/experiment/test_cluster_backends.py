@@ -6,6 +6,11 @@ names the job; a partial run resumes from the job cache with any backend.
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
+
 import joblib
 import pandas as pd
 import pytest
@@ -62,6 +67,28 @@ def test_a_partial_run_resumes_on_dask(cluster, study, toy3, tmp_path):
     resumed = run_experiment(ds, on_dask, cache=cache)
     assert resumed.info["n_jobs_reused"] == 4 and len(cache) == 8
     pd.testing.assert_frame_equal(resumed.results, run_experiment(ds, study).results)
+
+
+@pytest.mark.slow  # a killed worker restarts (imports torch again): 20-40 s on 2 busy cores
+def test_a_worker_lost_mid_run_loses_no_finished_job(study, toy3, tmp_path):
+    ds = toy3(8)
+    cache = JobCache(tmp_path / "cache")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as own, distributed.Client(own) as client:
+        pid = next(iter(client.run(os.getpid).values()))
+        killed = threading.Event()
+
+        def kill_a_worker_after_the_first_job():
+            deadline = time.monotonic() + 120
+            while len(cache) < 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            os.kill(pid, signal.SIGKILL)
+            killed.set()
+
+        threading.Thread(target=kill_a_worker_after_the_first_job, daemon=True).start()
+        report = run_experiment(ds, study.replace(backend="dask", address=own.scheduler_address), cache=cache)
+    assert killed.is_set() and len(cache) == 8
+    pd.testing.assert_frame_equal(report.results, run_experiment(ds, study).results)
 
 
 def test_cli_results_csv_on_dask_equals_local(cluster, tmp_path):
