@@ -248,9 +248,11 @@ def evaluate(data: str | None, recipe: Path | None, out: Path, overwrite: bool, 
             )
             raise SystemExit(130) from None
         except JobError as exc:
-            logging.getLogger("synthaug").debug("the job's traceback:\n%s", exc.details)
-            raise JobError(f"{exc} {len(cache)} finished job(s) are kept in {cache.directory}; fix the "
-                           "cause and run the same command with --resume to continue.", exc.details) from None
+            # .message: Ray re-raises a job's error in a class whose str() adds a traceback.
+            message, details = getattr(exc, "message", str(exc)), getattr(exc, "details", "")
+            logging.getLogger("synthaug").debug("the job's traceback:\n%s", details)
+            raise JobError(f"{message} {len(cache)} finished job(s) are kept in {cache.directory}; fix the "
+                           "cause and run the same command with --resume to continue.", details) from None
     if report.info.get("n_jobs_reused"):
         click.echo(f"Resumed: {report.info['n_jobs_reused']} finished job(s) reused from "
                    f"{cache.directory}.", err=True)
