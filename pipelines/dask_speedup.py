@@ -43,7 +43,9 @@ def run_evaluate(recipe: Path, out: Path, extra: list[str], backend: list[str]) 
     print("$", " ".join(cmd), flush=True)
     start = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    print(f"{out.name}: {seconds:.1f} s (load average {os.getloadavg()})", flush=True)
+    return seconds
 
 
 def compare(reference: Path, other: Path) -> list[str]:
