@@ -41,3 +41,19 @@ class LowQualityError(SynthaugError):
     The fitted estimator is kept: ``GANOverSampler`` sets ``generator_`` and
     ``quality_`` before raising, so a caller can inspect or still use them.
     """
+
+
+class JobError(SynthaugError, RuntimeError):
+    """A job of a study's grid failed; the message names the job (seed, size, arm, ratio).
+
+    ``details`` holds the job's own traceback as text: the job may have run in another
+    process or on another machine, where the original exception object stays.
+    """
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message, details)
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.message

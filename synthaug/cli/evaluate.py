@@ -16,7 +16,7 @@ from typing import Any
 import click
 import numpy as np
 
-from ..exceptions import ConfigError
+from ..exceptions import ConfigError, JobError
 from ..persistence import check_resume_stamp, package_versions, stamp_changes, to_jsonable, write_run_record
 from ._common import check_output_dir, data_options, load_data, positive, staged_output
 
@@ -116,7 +116,9 @@ def _run_stamp(config, dataset) -> dict:
     if dataset.split is not None:
         digest.update("\n".join(map(str, dataset.split)).encode("utf-8"))
     config_dict = to_jsonable(config.to_dict())
-    config_dict.pop("n_jobs", None)  # results do not depend on it: a resume may use other n_jobs
+    # Results do not depend on where the jobs run: a resume may use other n_jobs or a backend.
+    for key in ("n_jobs", "backend", "address"):
+        config_dict.pop(key, None)
     return {"config": config_dict, "data_sha256": digest.hexdigest(), "versions": package_versions()}
 
 
@@ -162,7 +164,13 @@ def _open_cache(out: Path, resume: bool, stamp: dict):
               help="Score robust accuracy (FGSM, PGD, corruptions) and add adversarial-training arms.")
 @click.option("--quality/--no-quality", default=None,
               help="Sample fidelity, TRTS and the memorisation check.")
-@click.option("--n-jobs", type=int, default=None, help="Parallel jobs (-1: all cores).")
+@click.option("--n-jobs", type=int, default=None,
+              help="Parallel jobs (-1: all cores); with --backend dask/ray and no --address, the local cluster's workers.")
+@click.option("--backend", type=click.Choice(["local", "dask", "ray"]), default=None,
+              help="Where the jobs run: local processes (default), a Dask cluster or a Ray cluster.")
+@click.option("--address", default=None,
+              help="Dask scheduler (tcp://host:8786) or Ray head (host:6379) for --backend dask/ray; "
+                   "without it a local cluster is started.")
 @click.option("--device", default=None, help="auto, cpu or cuda.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty --out folder.")
 @click.option("--resume", is_flag=True,
@@ -180,8 +188,11 @@ def evaluate(data: str | None, recipe: Path | None, out: Path, overwrite: bool, 
     Examples:
       synthaug evaluate builtin:digits --out runs/eval
       synthaug evaluate --config pipelines/digits_lowdata.toml --out runs/digits --seeds 0,1
+      synthaug evaluate --config pipelines/digits_lowdata.toml --out runs/digits \\
+          --backend dask --address tcp://scheduler:8786
     """
     from ..experiment import ExperimentConfig, run_experiment
+    from ..experiment.backends import use_backend
     from ..experiment.config import FAST_DEFAULTS
 
     for flag in ("gan_epochs", "cnn_epochs", "image_size"):
@@ -200,6 +211,8 @@ def evaluate(data: str | None, recipe: Path | None, out: Path, overwrite: bool, 
         "robustness": opts["robustness"],
         "quality": opts["quality"],
         "n_jobs": opts["n_jobs"],
+        "backend": opts["backend"],
+        "address": opts["address"],
         "device": opts["device"],
     }
     if recipe is not None:
@@ -216,20 +229,30 @@ def evaluate(data: str | None, recipe: Path | None, out: Path, overwrite: bool, 
     click.echo(
         f"Evaluating {config.dataset}: {len(dataset)} images, {dataset.n_classes} classes; "
         f"arms {', '.join(config.resolved_arms())}; seeds {list(config.seeds)}; "
-        f"train sizes {list(config.train_sizes)}.",
+        f"train sizes {list(config.train_sizes)}"
+        + ("" if config.backend == "local" else
+           f"; jobs on {config.backend} at {config.address or 'a local cluster'}") + ".",
         err=True,
     )
-    cache = _open_cache(out, resume, _run_stamp(config, dataset))
-    try:
-        with each_warning_once() as once:
-            report = run_experiment(dataset, config, progress=progress, cache=cache)
-    except KeyboardInterrupt:
-        click.echo(
-            f"\nInterrupted. {len(cache)} finished job(s) are kept in {cache.directory}; run the same "
-            "command with --resume to continue.",
-            err=True,
-        )
-        raise SystemExit(130) from None
+    # Connect before anything is written: an unreachable --address fails here, fast.
+    with use_backend(config.backend, config.address, n_jobs=config.n_jobs):
+        cache = _open_cache(out, resume, _run_stamp(config, dataset))
+        try:
+            with each_warning_once() as once:
+                report = run_experiment(dataset, config, progress=progress, cache=cache)
+        except KeyboardInterrupt:
+            click.echo(
+                f"\nInterrupted. {len(cache)} finished job(s) are kept in {cache.directory}; run the same "
+                "command with --resume to continue.",
+                err=True,
+            )
+            raise SystemExit(130) from None
+        except JobError as exc:
+            # .message: Ray re-raises a job's error in a class whose str() adds a traceback.
+            message, details = getattr(exc, "message", str(exc)), getattr(exc, "details", "")
+            logging.getLogger("synthaug").debug("the job's traceback:\n%s", details)
+            raise JobError(f"{message} {len(cache)} finished job(s) are kept in {cache.directory}; fix the "
+                           "cause and run the same command with --resume to continue.", details) from None
     if report.info.get("n_jobs_reused"):
         click.echo(f"Resumed: {report.info['n_jobs_reused']} finished job(s) reused from "
                    f"{cache.directory}.", err=True)

@@ -15,6 +15,9 @@ and robustness options in tables whose keys get a prefix::
     [robustness]     # enabled -> robustness; everything else -> robust_<key>
     enabled = true
     eps_grid = ["1/255", "2/255", "4/255", "8/255"]
+    [compute]        # n_jobs, backend, address, device (unprefixed)
+    backend = "dask"
+    address = "tcp://scheduler:8786"
 
 Every unknown key and every bad value raises :class:`~synthaug.exceptions.ConfigError`
 naming the key and the recipe file.
@@ -39,6 +42,7 @@ from ..over_sampling.select import (
     SELECTION_METHODS,
 )
 from .arms import ARMS
+from .backends import BACKEND_NAMES
 from .recipe import config_from_dict, config_from_toml
 
 #: Every arm the runner knows, in report order (see :data:`~synthaug.experiment.arms.ARMS`).
@@ -172,7 +176,16 @@ class ExperimentConfig:
     quality_max_samples : int
         Synthetic images drawn per generator for the quality metrics.
     n_jobs : int
-        joblib workers for the job grid (``-1`` for all cores).
+        joblib workers for the job grid (``-1`` for all cores); with the ``dask`` or
+        ``ray`` backend and no ``address``, the size of the local cluster started.
+    backend : {"local", "dask", "ray"}
+        Where the grid's jobs run (see :mod:`~synthaug.experiment.backends`): local
+        processes, a Dask cluster or a Ray cluster. A joblib backend that the caller of
+        ``run_experiment`` set with ``joblib.parallel_config`` takes precedence. Results
+        do not depend on it.
+    address : str or None
+        The Dask scheduler (``tcp://host:8786``) or Ray head (``host:6379``) to connect
+        to; None starts a local cluster for the run. Only with ``dask`` or ``ray``.
     device : str
         Torch device for generator and CNN (``"auto"``, ``"cpu"``, ``"cuda"``).
     recipe : str or None
@@ -227,6 +240,8 @@ class ExperimentConfig:
     quality: bool = True
     quality_max_samples: int = 1000
     n_jobs: int = 1
+    backend: str = "local"
+    address: str | None = None
     device: str = "auto"
     recipe: str | None = None
 
@@ -384,6 +399,12 @@ class ExperimentConfig:
         if n_jobs == 0 or n_jobs < -1:
             raise err("n_jobs", f"must be a positive integer or -1 (all cores), got {n_jobs}.")
         set_("n_jobs", n_jobs)
+        set_("backend", as_str("backend", self.backend, BACKEND_NAMES))
+        if self.address is not None:
+            set_("address", as_str("address", self.address).strip())
+            if self.backend == "local":
+                raise err("address", f"{self.address!r} is for the dask or ray backend; set backend "
+                          "(--backend dask) or remove the address.")
         set_("device", as_str("device", self.device))
         if self.arms is not None and any(a in ADV_ARMS for a in self.arms):
             adv = "/".join(ADV_ARMS)

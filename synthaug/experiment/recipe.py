@@ -1,7 +1,7 @@
 """Reading TOML recipes into an :class:`~synthaug.experiment.ExperimentConfig`.
 
 Recipes use flat keys or tables whose keys get a prefix (``[gan] epochs`` ->
-``gan_epochs``); unknown keys are errors that name the recipe, the key and the closest
+``gan_epochs``) or none (``[compute]``: ``n_jobs``, ``backend``, ``address``, ``device``); unknown keys are errors that name the recipe, the key and the closest
 known key. A relative ``dataset`` path is looked up in the current folder, beside the
 recipe and in the recipe folder's parent.
 """
@@ -21,7 +21,10 @@ __all__ = ["config_from_dict", "config_from_toml"]
 # TOML tables whose keys are flattened with a prefix: [gan] epochs -> gan_epochs.
 _TABLE_PREFIX = {"gan": "gan_", "generator": "gan_", "cnn": "cnn_", "robustness": "robust_", "quality": "quality_"}
 # Keys of a table that map to an unprefixed field.
-_TABLE_SPECIAL = {("robustness", "enabled"): "robustness", ("quality", "enabled"): "quality"}
+_TABLE_SPECIAL = {("robustness", "enabled"): "robustness", ("quality", "enabled"): "quality",
+                  **{("compute", k): k for k in ("n_jobs", "backend", "address", "device")}}
+# Tables whose keys map to unprefixed fields only (every other key is an error).
+_TABLE_ONLY_SPECIAL = ("compute",)
 
 
 def config_from_dict(cls, data: Mapping[str, Any], *, recipe: str | None = None):
@@ -29,7 +32,13 @@ def config_from_dict(cls, data: Mapping[str, Any], *, recipe: str | None = None)
     where = f"{recipe}: " if recipe else ""
     flat: dict[str, Any] = {}
     for key, value in data.items():
-        if key in _TABLE_PREFIX and isinstance(value, Mapping):
+        if key in _TABLE_ONLY_SPECIAL and isinstance(value, Mapping):
+            for sub, v in value.items():
+                if (key, sub) not in _TABLE_SPECIAL:
+                    known = [s for t, s in _TABLE_SPECIAL if t == key]
+                    raise ConfigError(f"{where}unknown key {key}.{sub!s}; [{key}] takes {', '.join(known)}.")
+                flat[_TABLE_SPECIAL[key, sub]] = v
+        elif key in _TABLE_PREFIX and isinstance(value, Mapping):
             for sub, v in value.items():
                 name = _TABLE_SPECIAL.get((key, sub), _TABLE_PREFIX[key] + sub)
                 if name not in cls.field_names():

@@ -26,14 +26,16 @@ runner's only I/O, and only when the caller hands it a cache.
 
 Every random draw is seeded from ``(seed, training size, what)`` with
 :func:`~synthaug.seeding.derive_seed`, never from execution order, so ``n_jobs=1`` and
-``n_jobs=2`` give identical results, and the joblib backend can be swapped (Dask, Ray)
-without touching this code. A classifier's seed depends on the seed, training size and
-classifier name but not on the arm: arms of one seed differ only in their training data
+``n_jobs=2`` give identical results, and so do the Dask and Ray backends
+(:mod:`~synthaug.experiment.backends`; the jobs go through joblib in
+:mod:`~synthaug.experiment.execution`, on whichever backend is active). A classifier's
+seed depends on the seed, training size and classifier name but not on the arm: arms of one seed differ only in their training data
 (common random numbers), which is what makes the paired comparison with ``real`` sharp.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import sys
@@ -41,15 +43,16 @@ import time
 from typing import Any, Callable, Iterable
 
 import pandas as pd
-from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from ..data import load_dataset
 from ..data.dataset import ImageDataset
 from ..exceptions import ConfigError, InvalidDataError
 from .arms import ARMS
+from .backends import use_backend
 from .cache import JobCache
 from .config import ExperimentConfig
+from .execution import Task, caller_set_parallel, run_tasks
 from .jobs import classify, prepare
 from .report import METRICS, Report, summarize_results, summarize_robustness
 from .splits import make_splits, stratified_subset
@@ -68,20 +71,24 @@ _RESULT_COLUMNS = ["seed", "arm", "ratio", "train_size", "classifier", "n_train_
                    "n_train_synthetic", *METRICS, "synthetic_weight", "gate_passed", "gate_reasons"]
 
 
-def _stored(cache: JobCache | None, key: tuple, func, *args):
-    """``func(*args)``, stored in ``cache`` under ``key`` as soon as it finishes."""
-    out = func(*args)
-    if cache is not None:
-        cache.save(key, out)
-    return out
+def _label(key: tuple) -> str:
+    """A job's name in messages: ``classifier job (seed 0, train size 10, arm gan, ratio 2)``."""
+    if key[0] == "prep":
+        return f"generator job (seed {key[1]}, train size {key[2]})"
+    _, seed, size, arm, ratio = key
+    return f"classifier job (seed {seed}, train size {size}, arm {arm}" + (
+        "" if ratio is None else f", ratio {ratio:g}") + ")"
 
 
-def _run_jobs(parallel: Parallel, cache: JobCache | None, keys: Iterable[tuple],
-              job: Callable[[tuple], tuple], bar) -> tuple[dict[tuple, Any], int]:
-    """Each key's result: loaded from ``cache`` when stored there, else run by ``parallel``.
+def _run_jobs(cache: JobCache | None, keys: Iterable[tuple], job: Callable[[tuple], tuple], bar,
+              n_jobs: int) -> tuple[dict[tuple, Any], int]:
+    """Each key's result: loaded from ``cache`` when stored there, else run by joblib.
 
-    ``job(key)`` gives the ``(func, *args)`` of that key's job. Returns the results by
-    key and how many were loaded.
+    ``job(key)`` gives the ``(func, *args)`` of that key's job. Results arrive as the
+    jobs finish (wherever they run) and are stored in ``cache`` here, by this process, so
+    a worker never needs the cache's folder, and a job that finished is kept even when
+    a later one fails or a worker is lost. Returns the results by key and how many were
+    loaded.
     """
     done: dict[tuple, Any] = {}
     pending = []
@@ -91,11 +98,40 @@ def _run_jobs(parallel: Parallel, cache: JobCache | None, keys: Iterable[tuple],
             bar.update(1)
         else:
             pending.append(key)
-    # return_as="generator" yields results in submission order.
-    for key, result in zip(pending, parallel(delayed(_stored)(cache, key, *job(key)) for key in pending)):
+    tasks = []
+    for key in pending:
+        func, *args = job(key)
+        tasks.append(Task(key, _label(key), func, tuple(args)))
+    for key, result in run_tasks(tasks, n_jobs):
+        if cache is not None:
+            cache.save(key, result)
         done[key] = result
         bar.update(1)
     return done, len(done) - len(pending)
+
+
+def _classify_subset(seed, size, arm, ratio, X_train, y_train, sub, X_test, y_test, robust_rows,
+                     n_classes, config, names, *draws):
+    """:func:`classify` on the rows ``sub`` of the training split and the draws ``names``.
+
+    The job carries positions and array arguments, never a container of arrays: each
+    array (the splits, and every synthetic set as ``images, labels`` in ``draws``, in the
+    order of ``names``) is one object that all jobs of a phase share, which loky
+    memory-maps and joblib's Dask backend scatters to the cluster once.
+    """
+    synthetic = {name: (draws[2 * i], draws[2 * i + 1]) for i, name in enumerate(names)}
+    return classify(seed, size, arm, ratio, X_train[sub], y_train[sub], synthetic, X_test, y_test,
+                    robust_rows, n_classes, config)
+
+
+def _backend_scope(config: ExperimentConfig):
+    """The config's compute backend, unless the caller set a joblib backend (which wins)."""
+    if caller_set_parallel():
+        if config.backend != "local":
+            log.info("A joblib backend set by the caller is used (the config's backend %r is not).",
+                     config.backend)
+        return contextlib.nullcontext()
+    return use_backend(config.backend, config.address, n_jobs=config.n_jobs)
 
 
 def _available_arms(config: ExperimentConfig, notes: list[str]) -> tuple[str, ...]:
@@ -190,24 +226,24 @@ def run_experiment(dataset: ImageDataset | str | None, config: ExperimentConfig,
                 for seed in config.seeds for arm in arms for ratio in ARMS[arm].grid(config)]
     bar = tqdm(total=len(prep_keys) + len(job_keys), disable=not progress, file=sys.stderr,
                desc="experiment", unit="job")
-    parallel = Parallel(n_jobs=config.n_jobs, return_as="generator")
     sizes = {str(size): size for size in config.train_sizes}
     first_seed = config.seeds[0]
-
-    bar.set_postfix_str("generators")
-    preps, n_prep_reused = _run_jobs(parallel, cache, prep_keys, lambda key: (
-        prepare, key[1], sizes[key[2]], X_train, y_train, X_test, y_test, K, config, arms,
-        key[1] == first_seed), bar)
 
     def classify_job(key: tuple) -> tuple:
         _, seed, size, arm, ratio = key
         prep = preps[("prep", seed, size)]
-        sub = prep["subsample"]
-        return (classify, seed, size, arm, ratio, X_train[sub], y_train[sub], prep["synthetic"],
-                X_test, y_test, robust_rows, K, config)
+        names = tuple(prep["synthetic"])
+        draws = [array for name in names for array in prep["synthetic"][name]]  # images, labels, ...
+        return (_classify_subset, seed, size, arm, ratio, X_train, y_train, prep["subsample"], X_test,
+                y_test, robust_rows, K, config, names, *draws)
 
-    bar.set_postfix_str("classifiers")
-    done, n_job_reused = _run_jobs(parallel, cache, job_keys, classify_job, bar)
+    with _backend_scope(config):
+        bar.set_postfix_str("generators")
+        preps, n_prep_reused = _run_jobs(cache, prep_keys, lambda key: (
+            prepare, key[1], sizes[key[2]], X_train, y_train, X_test, y_test, K, config, arms,
+            key[1] == first_seed), bar, config.n_jobs)
+        bar.set_postfix_str("classifiers")
+        done, n_job_reused = _run_jobs(cache, job_keys, classify_job, bar, config.n_jobs)
     bar.close()
     # Results are gathered in grid order, whether a job ran now or was loaded.
     rows: list[dict] = []
