@@ -8,20 +8,19 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 
 from .._utils import resolve_device
 from ..data.validation import check_images, class_indices, encode_labels
-from ..exceptions import ConfigError, NotFittedError, OutputError, TrainingDivergedError
+from ..exceptions import ConfigError, NotFittedError, TrainingDivergedError
 from ..seeding import derive_seed, seed_from, torch_generator
-from . import checkpoint as ckpt_io
 from . import distributed as dist
+from . import fitting
 from . import model_io
 from . import resume as resume_io
 from . import snapshots as snap_io
-from .budget import budget_summary, resolve_budget
+from .budget import resolve_budget
 from .diffaugment import parse_policy
 from .networks import MIN_SIZE, build_discriminator, build_generator
 from .params import check_params
@@ -305,47 +304,19 @@ class ConditionalGAN(BaseEstimator):
         if n_proc > 1:
             self._check_distributed(budgets, sizes, n_proc)
         fingerprint = resume_io.fingerprint(self, X, y_idx, classes, [b.batch_size for b in budgets])
-        state = None
-        if resume:
-            if self.checkpoint_dir is None:
-                raise ConfigError("resume=True needs checkpoint_dir: the folder of the interrupted run.")
-            state = ckpt_io.load_checkpoint(self.checkpoint_dir)
-            resume_io.check_resumable(self, state, fingerprint)
-            seed = int(state["seed"])
-        else:
-            seed = dist.broadcast_int(seed_from(self.random_state))  # one seed for every rank
+        # One seed for every rank under torchrun.
+        state, seed = fitting.start(self, fingerprint, resume, lambda: dist.broadcast_int(seed_from(self.random_state)))
         image_shape = tuple(int(s) for s in X.shape[1:])
         pairs = self._build_pairs(seed, len(classes), image_shape, device)  # identical on every rank
         if n_proc > 1:
             for pair in pairs:
                 pair.distribute(device)
-
-        images = torch.tensor(X, device=device)  # (N, C, H, W): the whole set lives on the device
-        labels = torch.tensor(y_idx, device=device)  # (N,)
-        if self.strategy == "conditional":
-            data = [(images, labels)]
-        else:
-            data = [(images[labels == k], None) for k in range(len(classes))]
-
-        save_fn = None
-        if self.checkpoint_dir is not None and rank == 0:  # under torchrun rank 0 alone writes
-            directory = Path(self.checkpoint_dir)
-            if directory.exists() and not directory.is_dir():
-                raise OutputError(f"checkpoint_dir={str(directory)!r} is a file; pass a folder path.")
-
-            def save_fn(payload: dict) -> None:
-                ckpt_io.save_checkpoint(directory, {"seed": seed, "fingerprint": fingerprint, **payload})
-
+        data = fitting.unit_data(X, y_idx, len(classes), self.strategy == "conditional", device)
+        save_fn = fitting.checkpoint_writer(self.checkpoint_dir, seed, fingerprint,
+                                            write=rank == 0)  # under torchrun rank 0 alone writes
         pair_cfgs = [replace(cfg, epochs=b.epochs, batch_size=b.batch_size) for b in budgets]
-        keeper = snap_io.SnapshotKeeper(self.n_snapshots, [c.epochs for c in pair_cfgs]) if self.n_snapshots else None
-        trainer = Trainer(pairs, data, cfg, seed, save_checkpoint=save_fn,
-                          checkpoint_every=int(self.checkpoint_every), progress=bool(self.progress),
-                          pair_names=[f"class {c!r}" for c in classes.tolist()] if len(pairs) > 1 else None,
-                          pair_cfgs=pair_cfgs, snapshots=keeper,
-                          max_seconds=None if self.max_minutes is None else 60.0 * float(self.max_minutes),
-                          rank=rank, world_size=n_proc)
-        if state is not None:
-            resume_io.restore(trainer, state)
+        trainer = fitting.make_trainer(self, pairs, data, pair_cfgs, seed, classes, save_fn, state,
+                                       rank=rank, world_size=n_proc)
         try:
             trainer.run()
             dist.barrier()  # under torchrun every rank leaves fit after rank 0's last checkpoint is written
@@ -374,34 +345,10 @@ class ConditionalGAN(BaseEstimator):
                                bs // n_proc, bs % n_proc)
 
     def _set_fitted(self, trainer: Trainer, classes, image_shape, device, seed, budgets) -> None:
-        for pair in trainer.pairs:
-            pair.sampler.eval()
-        self.budget_ = budget_summary(budgets, trainer.stopped_early, self.strategy == "per-class")
-        if trainer.world_size > 1:  # recorded only for multi-process fits: one-process records are unchanged
-            self.budget_["world_size"] = trainer.world_size
-        self.snapshots_, self._snapshot_weights = (
-            trainer.snapshots.finish(trainer.pairs, trainer.final_epochs()) if trainer.snapshots is not None
-            else ([], []))
-        self.snapshot_index_ = len(self.snapshots_) - 1 if self.snapshots_ else None
-        self.discriminators_ = [pair.discriminator for pair in trainer.pairs]
-        self.classes_ = classes
-        self.class_names_ = [str(c) for c in classes.tolist()]
-        self.image_shape_ = tuple(image_shape)
-        self.device_ = device
-        self.seed_ = int(seed)
-        self.generators_ = [pair.sampler for pair in trainer.pairs]
-        self.history_ = self._history_frame(trainer.history, classes)
-        self.rollbacks_ = [dict(r) for r in trainer.rollback_log]
-        self.train_seconds_ = float(trainer.seconds)
-        self.images_per_second_ = trainer.images_seen / trainer.seconds if trainer.seconds > 0 else 0.0
-
-    def _history_frame(self, rows: list[dict], classes: np.ndarray) -> pd.DataFrame:
         ada_on = self.ada_target is not None and parse_policy(self.diff_augment)
         extra = ["ada_p"] if ada_on else []  # ADA's strength per epoch
-        frame = pd.DataFrame(rows, columns=["pair", *HISTORY_COLUMNS, *extra])
-        if self.strategy == "per-class":
-            frame.insert(0, "class", classes[frame["pair"].to_numpy(dtype=np.int64)] if len(frame) else [])
-        return frame.drop(columns="pair").reset_index(drop=True)
+        fitting.set_fitted(self, trainer, classes, image_shape, device, seed, budgets, [*HISTORY_COLUMNS, *extra])
+        self.discriminators_ = [pair.discriminator for pair in trainer.pairs]
 
     # ------------------------------------------------------------------ sample
     def _check_fitted(self) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 
@@ -23,16 +22,15 @@ from ...data.validation import (
 from ...exceptions import (
     ConfigError,
     NotFittedError,
-    OutputError,
     TrainingDivergedError,
 )
 from ...seeding import derive_seed, seed_from, torch_generator
-from .. import checkpoint as ckpt_io
+from .. import fitting
 from .. import distributed as dist
 from .. import model_io
 from .. import resume as resume_io
 from .. import snapshots as snap_io
-from ..budget import DIFFUSION_RULE, budget_summary, check_budget_params, resolve_budget
+from ..budget import DIFFUSION_RULE, check_budget_params, resolve_budget
 from ..registry import STRATEGIES
 from ..training import Trainer
 from .schedule import alpha_bars, ddim_sample
@@ -215,15 +213,7 @@ class ConditionalDiffusion(BaseEstimator):
         budgets = [resolve_budget(n, X.shape[1:], epochs=self.epochs, steps=self.steps, batch_size=self.batch_size,
                                   n_pairs=len(sizes), rule=DIFFUSION_RULE) for n in sizes]
         fingerprint = resume_io.fingerprint(self, X, y_idx, classes, [b.batch_size for b in budgets])
-        state = None
-        if resume:
-            if self.checkpoint_dir is None:
-                raise ConfigError("resume=True needs checkpoint_dir: the folder of the interrupted run.")
-            state = ckpt_io.load_checkpoint(self.checkpoint_dir)
-            resume_io.check_resumable(self, state, fingerprint)
-            seed = int(state["seed"])
-        else:
-            seed = seed_from(self.random_state)
+        state, seed = fitting.start(self, fingerprint, resume, lambda: seed_from(self.random_state))
         image_shape = tuple(int(s) for s in X.shape[1:])
         n_cond = len(classes) if conditional else 0
         abar = alpha_bars(int(self.timesteps)).float().to(device)
@@ -233,27 +223,10 @@ class ConditionalDiffusion(BaseEstimator):
             net = self._make_generator(n_cond, image_shape, device, gen)
             ema = self._make_generator(n_cond, image_shape, device, gen) if self.ema_decay is not None else None
             units.append(DenoiserUnit(net, ema, abar, lr=float(self.lr)))
-        images = torch.tensor(X, device=device)  # (N, C, H, W)
-        labels = torch.tensor(y_idx, device=device)  # (N,)
-        data = [(images, labels)] if conditional else [(images[labels == k], None) for k in range(len(classes))]
-        save_fn = None
-        if self.checkpoint_dir is not None:
-            directory = Path(self.checkpoint_dir)
-            if directory.exists() and not directory.is_dir():
-                raise OutputError(f"checkpoint_dir={str(directory)!r} is a file; pass a folder path.")
-
-            def save_fn(payload: dict) -> None:
-                ckpt_io.save_checkpoint(directory, {"seed": seed, "fingerprint": fingerprint, **payload})
-
+        data = fitting.unit_data(X, y_idx, len(classes), conditional, device)
+        save_fn = fitting.checkpoint_writer(self.checkpoint_dir, seed, fingerprint)
         cfgs = [self._cfg(b.epochs, b.batch_size, len(classes)) for b in budgets]
-        keeper = snap_io.SnapshotKeeper(self.n_snapshots, [c.epochs for c in cfgs]) if self.n_snapshots else None
-        trainer = Trainer(units, data, cfgs[0], seed, save_checkpoint=save_fn,
-                          checkpoint_every=int(self.checkpoint_every), progress=bool(self.progress),
-                          pair_names=[f"class {c!r}" for c in classes.tolist()] if len(units) > 1 else None,
-                          pair_cfgs=cfgs, snapshots=keeper,
-                          max_seconds=None if self.max_minutes is None else 60.0 * float(self.max_minutes))
-        if state is not None:
-            resume_io.restore(trainer, state)
+        trainer = fitting.make_trainer(self, units, data, cfgs, seed, classes, save_fn, state)
         try:
             trainer.run()
         except TrainingDivergedError:
@@ -264,27 +237,8 @@ class ConditionalDiffusion(BaseEstimator):
         return self
 
     def _set_fitted(self, trainer: Trainer, classes, image_shape, device, seed, budgets) -> None:
-        for unit in trainer.pairs:
-            unit.sampler.eval()
-        self.budget_ = budget_summary(budgets, trainer.stopped_early, self.strategy == "per-class")
-        self.snapshots_, self._snapshot_weights = (
-            trainer.snapshots.finish(trainer.pairs, trainer.final_epochs()) if trainer.snapshots is not None
-            else ([], []))
-        self.snapshot_index_ = len(self.snapshots_) - 1 if self.snapshots_ else None
-        self.classes_ = classes
-        self.class_names_ = [str(c) for c in classes.tolist()]
-        self.image_shape_ = tuple(image_shape)
-        self.device_ = device
-        self.seed_ = int(seed)
-        self.generators_ = [unit.sampler for unit in trainer.pairs]
+        fitting.set_fitted(self, trainer, classes, image_shape, device, seed, budgets, self.HISTORY_COLUMNS)
         self._abar = trainer.pairs[0].abar
-        frame = pd.DataFrame(trainer.history, columns=["pair", *self.HISTORY_COLUMNS])
-        if self.strategy == "per-class":
-            frame.insert(0, "class", classes[frame["pair"].to_numpy(dtype=np.int64)] if len(frame) else [])
-        self.history_ = frame.drop(columns="pair").reset_index(drop=True)
-        self.rollbacks_ = [dict(r) for r in trainer.rollback_log]
-        self.train_seconds_ = float(trainer.seconds)
-        self.images_per_second_ = trainer.images_seen / trainer.seconds if trainer.seconds > 0 else 0.0
 
     # ------------------------------------------------------------------ sample
     def _check_fitted(self) -> None:
