@@ -36,6 +36,7 @@ from ..attacks.spec import RobustnessSpec
 from ..classifiers import CLASSIFIER_NAMES
 from ..exceptions import ConfigError
 from ..generators import GENERATOR_MODELS, LOSSES, STRATEGIES
+from ..generators.registry import unknown_generator_params
 from ..over_sampling.select import (
     DEFAULT_POOL_FACTOR,
     DEFAULT_SELECT,
@@ -361,7 +362,9 @@ class ExperimentConfig:
             value = getattr(self, key)
             set_(key, None if value is None else as_int(key, value, minimum=1))
         set_("gan_params", as_dict("gan_params", self.gan_params))
-        _check_generator_params(self.gan_model, self.gan_params, err)
+        unknown = unknown_generator_params(self.gan_model, self.gan_params)
+        if unknown:
+            raise err("gan_params", unknown)
         set_("gan_select", as_str("gan_select", self.gan_select, tuple(SELECTION_METHODS)))
         factor = _parse_number("gan_pool_factor", self.gan_pool_factor, where)
         if not factor >= 1:
@@ -490,17 +493,3 @@ class ExperimentConfig:
                 v = {k: (dict(x) if isinstance(x, Mapping) else x) for k, x in v.items()}
             out[f.name] = v
         return out
-
-
-def _check_generator_params(model: str, params: dict, err) -> None:
-    """The recipe's error naming a ``gan_params`` key the chosen generator does not take."""
-    import inspect
-
-    from .. import generators
-
-    cls = generators.ConditionalDiffusion if model in generators.DIFFUSION_MODELS else generators.ConditionalGAN
-    valid = set(inspect.signature(cls).parameters) - {"random_state", "device", "progress"}
-    unknown = sorted(set(params) - valid)
-    if unknown:
-        raise err("gan_params", f"{cls.__name__} (gan_model = {model!r}) has no parameter(s) "
-                                f"{', '.join(map(repr, unknown))}; valid: {', '.join(sorted(valid))}.")

@@ -1,5 +1,5 @@
 """What every generator's ``fit`` shares: the resume check or a fresh seed, the training
-tensors per unit, the checkpoint writer, and the :class:`~synthaug.generators.training.Trainer`
+tensors per unit, the checkpoint writer, and the :class:`~synthaug.generators.trainer.Trainer`
 with its snapshot keeper and time budget.
 
 ``ConditionalGAN.fit`` and ``ConditionalDiffusion.fit`` differ only in their units
@@ -20,7 +20,7 @@ from . import checkpoint as ckpt_io
 from . import resume as resume_io
 from . import snapshots as snap_io
 from .budget import budget_summary
-from .training import Trainer
+from .trainer import Trainer
 
 __all__ = ["checkpoint_writer", "make_trainer", "set_fitted", "start", "unit_data"]
 

@@ -24,7 +24,8 @@ from .budget import resolve_budget
 from .diffaugment import parse_policy
 from .networks import MIN_SIZE, build_discriminator, build_generator
 from .params import check_params
-from .training import HISTORY_COLUMNS, GANPair, TrainConfig, Trainer
+from .trainer import Trainer
+from .training import HISTORY_COLUMNS, GANPair, TrainConfig
 
 __all__ = ["ConditionalGAN"]
 

@@ -41,7 +41,7 @@ def planned_epochs(n_snapshots: int, pair_epochs: list[int]) -> list[list[int]]:
 class SnapshotKeeper:
     """Collects snapshots of each pair's sampling network at planned epochs.
 
-    The :class:`~synthaug.generators.training.Trainer` calls :meth:`after_epoch` after
+    The :class:`~synthaug.generators.trainer.Trainer` calls :meth:`after_epoch` after
     every healthy epoch and :meth:`state` for checkpoints; the estimator calls
     :meth:`finish`. A rollback revisits epochs: a snapshot at or after a revisited
     epoch is replaced when it is taken again, and dropped by :meth:`finish` when the

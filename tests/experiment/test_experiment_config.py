@@ -202,3 +202,12 @@ def test_bad_synthetic_weight_names_key_and_file(tmp_path, value, message):
     path = write(tmp_path, f"synthetic_weight = {value}\n" + RECIPE)
     with pytest.raises(ConfigError, match=f"recipe.toml: synthetic_weight: {message}"):
         ExperimentConfig.from_toml(path)
+
+
+def test_gan_params_are_checked_against_the_chosen_generator():
+    cfg = ExperimentConfig(dataset="builtin:digits", gan_model="ddpm", gan_params={"sample_steps": 10})
+    assert cfg.gan_model == "ddpm" and cfg.gan_params == {"sample_steps": 10}
+    with pytest.raises(ConfigError, match=r"ConditionalDiffusion \(gan_model = 'ddpm'\) has no parameter\(s\) 'lecam'"):
+        ExperimentConfig(dataset="builtin:digits", gan_model="ddpm", gan_params={"lecam": 0.1})
+    with pytest.raises(ConfigError, match=r"ConditionalGAN \(gan_model = 'dcgan'\) has no parameter\(s\) 'sample_steps'"):
+        ExperimentConfig(dataset="builtin:digits", gan_params={"sample_steps": 10})

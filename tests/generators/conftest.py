@@ -9,10 +9,14 @@ from synthaug.generators import training
 
 @pytest.fixture
 def interrupt_at(monkeypatch):
-    """``interrupt_at(n)`` makes the n-th training step (1-based) raise KeyboardInterrupt."""
+    """``interrupt_at(n)`` makes the n-th training step (1-based) raise KeyboardInterrupt.
 
-    def arm(call_number: int) -> None:
-        real_step = training.train_step
+    The step is the GAN's ``training.train_step`` unless ``module``/``name`` name another
+    per-step function (the diffusion unit's ``diffusion_loss``).
+    """
+
+    def arm(call_number: int, module=training, name: str = "train_step") -> None:
+        real_step = getattr(module, name)
         calls = {"n": 0}
 
         def step(*args, **kwargs):
@@ -21,6 +25,6 @@ def interrupt_at(monkeypatch):
                 raise KeyboardInterrupt
             return real_step(*args, **kwargs)
 
-        monkeypatch.setattr(training, "train_step", step)
+        monkeypatch.setattr(module, name, step)
 
     return arm

@@ -105,7 +105,7 @@ def test_default_fit_plans_the_rule_and_max_minutes_stops_it(monkeypatch, caplog
 
     ds = make_toy_images(10, n_classes=10, image_size=8, random_state=0)  # 100 images of 8 x 8
     fake_clock(monkeypatch, 30.0)  # every epoch "takes" 30 s
-    with caplog.at_level(logging.INFO, logger="synthaug.generators.training"):
+    with caplog.at_level(logging.INFO, logger="synthaug.generators"):
         gan = ConditionalGAN(**TINY, max_minutes=1.0, n_snapshots=2).fit(ds.images, ds.labels)
     assert gan.budget_["steps"] >= 1500 and gan.budget_["batch_size"] == 12
     assert gan.budget_["epochs"] == gan.budget_["steps"] // 8

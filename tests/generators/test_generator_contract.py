@@ -14,12 +14,7 @@ import torch
 from sklearn.base import clone
 
 from synthaug.exceptions import ConfigError, NotFittedError
-from synthaug.generators import (
-    ConditionalDiffusion,
-    ConditionalGAN,
-    load_model,
-    training,
-)
+from synthaug.generators import ConditionalDiffusion, ConditionalGAN, load_model
 from synthaug.generators.diffusion import training as diffusion_training
 
 # (estimator class, tiny parameters, strategy)
@@ -52,21 +47,6 @@ def toy():
 @pytest.fixture(scope="module", params=list(KINDS))
 def fitted(request, toy):
     return make(request.param).fit(*toy), request.param
-
-
-def interrupt_step(monkeypatch, kind: str, call_number: int) -> None:
-    """Make the ``call_number``-th training step (1-based) of ``kind`` raise KeyboardInterrupt."""
-    module, name = (training, "train_step") if kind.startswith("gan") else (diffusion_training, "diffusion_loss")
-    real = getattr(module, name)
-    calls = {"n": 0}
-
-    def step(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == call_number:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, step)
 
 
 def test_sample_shape_range_dtype(fitted):
@@ -144,13 +124,16 @@ def test_string_labels_unknown_label_clone_and_rng(toy, kind):
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_interrupt_then_resume_equals_uninterrupted(toy, tmp_path, monkeypatch, kind):
+def test_interrupt_then_resume_equals_uninterrupted(toy, tmp_path, monkeypatch, interrupt_at, kind):
     X, y = toy
     params = dict(epochs=4, checkpoint_every=1)
     full = make(kind, **params).fit(X, y)
     ckpt = tmp_path / "run"
     # conditional: 2 steps per epoch, so step 6 is in epoch 3; per-class: 1 step per epoch, class 1.
-    interrupt_step(monkeypatch, kind, 6)
+    if kind.startswith("gan"):
+        interrupt_at(6)
+    else:
+        interrupt_at(6, diffusion_training, "diffusion_loss")
     with pytest.raises(KeyboardInterrupt):
         make(kind, **params, checkpoint_dir=ckpt).fit(X, y)
     monkeypatch.undo()

@@ -32,7 +32,7 @@ from .. import resume as resume_io
 from .. import snapshots as snap_io
 from ..budget import DIFFUSION_RULE, check_budget_params, resolve_budget
 from ..registry import STRATEGIES
-from ..training import Trainer
+from ..trainer import Trainer
 from .schedule import alpha_bars, ddim_sample
 from .training import DenoiserUnit, DiffusionConfig
 from .unet import DiffusionUNet

@@ -1,4 +1,4 @@
-"""One denoiser as a unit of the shared :class:`~synthaug.generators.training.Trainer`.
+"""One denoiser as a unit of the shared :class:`~synthaug.generators.trainer.Trainer`.
 
 The trainer (checkpoints, snapshots, time budget, rollback on NaN, bit-identical
 resume) is the GAN's; this module supplies what differs: an epoch of denoising steps
@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ...seeding import torch_generator
-from ..training import _clone
+from ..trainer import _clone
 from .schedule import diffusion_loss
 
 __all__ = ["DenoiserUnit", "DiffusionConfig"]
