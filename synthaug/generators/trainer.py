@@ -32,7 +32,7 @@ from ..exceptions import TrainingDivergedError
 from ..seeding import derive_seed
 from . import distributed as dist
 
-__all__ = ["COLLAPSE_PATIENCE", "Trainer"]
+__all__ = ["COLLAPSE_PATIENCE", "Trainer", "update_ema"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,19 @@ def _clone(obj: Any) -> Any:
         return type(obj)(_clone(v) for v in obj)
     return obj
 
+
+
+def update_ema(ema: torch.nn.Module, net: torch.nn.Module, decay: float, steps: int) -> None:
+    """Move ``ema``'s parameters towards ``net``'s, with a warm-up for short runs.
+
+    The decay in effect after ``steps`` updates is ``min(decay, (1 + steps) / (10 + steps))``
+    (as in many EMA implementations), so short runs are not stuck near the initial weights.
+    Buffers are left to the caller.
+    """
+    d = min(decay, (1.0 + steps) / (10.0 + steps))
+    with torch.no_grad():
+        for e, p in zip(ema.parameters(), net.parameters()):
+            e.lerp_(p, 1.0 - d)
 
 
 class Trainer:

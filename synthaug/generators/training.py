@@ -48,7 +48,7 @@ from . import distributed as dist
 from . import losses
 from . import regularisers as reg
 from .diffaugment import diff_augment
-from .trainer import COLLAPSE_PATIENCE, Trainer, _clone
+from .trainer import COLLAPSE_PATIENCE, Trainer, _clone, update_ema
 
 __all__ = ["HISTORY_COLUMNS", "GANPair", "TrainConfig", "Trainer", "run_epoch", "train_step"]
 
@@ -177,11 +177,8 @@ class GANPair:
         return {} if self.ada_p is None else {"ada_p": float(self.ada_p)}
 
     def update_ema(self, decay: float) -> None:
-        # Warm-up (as in many EMA implementations) so short runs are not stuck near init.
-        d = min(decay, (1.0 + self.steps) / (10.0 + self.steps))
+        update_ema(self.ema, self.generator, decay, self.steps)
         with torch.no_grad():
-            for e, p in zip(self.ema.parameters(), self.generator.parameters()):
-                e.lerp_(p, 1.0 - d)
             for e, b in zip(self.ema.buffers(), self.generator.buffers()):
                 e.copy_(b)  # BatchNorm statistics follow the live generator
 

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ...seeding import torch_generator
-from ..trainer import _clone
+from ..trainer import _clone, update_ema
 from .schedule import diffusion_loss
 
 __all__ = ["DenoiserUnit", "DiffusionConfig"]
@@ -118,10 +118,7 @@ class DenoiserUnit:
         return {"lr": lr}
 
     def update_ema(self, decay: float) -> None:
-        d = min(decay, (1.0 + self.steps) / (10.0 + self.steps))  # warm-up, as the GAN's EMA
-        with torch.no_grad():
-            for e, p in zip(self.ema.parameters(), self.net.parameters()):
-                e.lerp_(p, 1.0 - d)
+        update_ema(self.ema, self.net, decay, self.steps)  # the GAN's EMA, warm-up included (no buffers)
 
     def state(self) -> dict[str, Any]:
         return _clone({
