@@ -335,6 +335,19 @@ def generate(model_dir: Path, out: Path, n_per_class: int, seed: int, device: st
     click.echo(f"Generated {len(labels)} images ({n_per_class} per class) into {out}.")
 
 
+def _advice(report, opts: dict) -> str:
+    """What to try next, from the checks that failed."""
+    failed = {r.split(" ", 1)[0] for r in report.reasons if not r.startswith("note:")}
+    if "copy" in failed:
+        return "Train for fewer steps (--steps)."
+    if failed & {"TRTS", "precision"}:
+        return "Train longer (--steps)."
+    if opts.get("model", "dcgan") != "ddpm" and failed & {"spread", "recall"}:
+        return ("On small sets the GAN collapses onto a few images per class: --model ddpm covers them "
+                "better (docs/benchmarks.md, section 11), or try --mode-seeking 0.03 --ada-target 0.6.")
+    return "Train longer (--steps)."
+
+
 def _gate_failure(sampler) -> str:
     from ..over_sampling.gan_sampler import low_quality_message
 
@@ -395,10 +408,9 @@ def augment(data: str, out: Path, overwrite: bool, ratio, balance, n_per_class, 
             mixed = _write_mixed(tmp, dataset, train_set, syn_images, syn_labels)
     shutil.rmtree(ckpt, ignore_errors=True)
     if refused:
-        steps = "--steps" if "steps" in opts else "--epochs"
         raise LowQualityError(
-            f"{_gate_failure(sampler)} Nothing was added to your data. Train longer ({steps}), or "
-            f"pass --accept-low-quality to write them anyway. The model, samples.png and quality.json "
+            f"{_gate_failure(sampler)} Nothing was added to your data. {_advice(sampler.quality_, opts)} "
+            f"Or pass --accept-low-quality to write them anyway. The model, samples.png and quality.json "
             f"are in {out}."
         )
     if verdict is not None and not verdict["passed"]:

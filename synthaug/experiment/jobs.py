@@ -35,6 +35,7 @@ from ..metrics import (
     fidelity_report,
     memorisation_report,
     per_class_accuracy,
+    spread_ratio,
 )
 from ..over_sampling.draw import draw_synthetic
 from ..over_sampling.select import draw_selected
@@ -188,7 +189,8 @@ def _accuracies(cnn, X: np.ndarray, y: np.ndarray, n_classes: int) -> dict:
     return {"all": float(np.mean(pred == y)), **{k: float(per_cls[k]) for k in range(n_classes)}}
 
 
-def gate_verdict(quality: pd.DataFrame, n_classes: int, copy_ratio: float | None = None) -> dict[str, Any]:
+def gate_verdict(quality: pd.DataFrame, n_classes: int, copy_ratio: float | None = None,
+                 spread: float | None = None) -> dict[str, Any]:
     """The quality gate's verdict on one generator, from the ``class == "all"`` row of its table.
 
     :func:`~synthaug.quality.gate.judge` gets the samples' numbers (``trts_accuracy``,
@@ -196,13 +198,17 @@ def gate_verdict(quality: pd.DataFrame, n_classes: int, copy_ratio: float | None
     ``n_real``, the test rows compared with) and the same numbers with the real training
     rows in place of the samples (the ``reference_*`` columns; ``accuracy`` is the CNN's
     accuracy on the real test rows). ``copy_ratio``: the memorisation check's
-    ``distance_ratio`` (None: not checked). ``reasons``: one line per failed check, then notes.
+    ``distance_ratio``; ``spread``: :func:`~synthaug.metrics.spread_ratio` of the samples
+    against the real training rows (None: not checked). ``reasons``: one line per failed
+    check, then notes.
     """
     row = quality[quality["class"] == "all"].iloc[0]
     names = ("trts_accuracy", "precision", "recall", "density", "coverage", "frechet_distance")
     metrics = {**{n: float(row[n]) for n in names}, "n_real": int(row["n_real"])}
     if copy_ratio is not None:
         metrics["copy_ratio"] = float(copy_ratio)
+    if spread is not None:
+        metrics["spread"] = float(spread)
     reference = {n: float(row[f"reference_{n}"]) for n in names}
     reference["accuracy"] = reference["trts_accuracy"]
     passed, reasons = judge(metrics, reference, n_classes)
@@ -236,10 +242,11 @@ def _quality(seed, key, X_sub, y_sub, X_test, y_test, q_images, q_labels, n_clas
     fid.insert(0, "seed", seed)
     fid["class"] = fid["class"].astype(str)
     summary, table = memorisation_report(q_images, X_sub, X_test)
-    gate = gate_verdict(fid, n_classes, copy_ratio=summary["distance_ratio"])
+    spread, _ = spread_ratio(q_images, q_labels, X_sub, y_sub)
+    gate = gate_verdict(fid, n_classes, copy_ratio=summary["distance_ratio"], spread=spread)
     fid["gate_passed"] = gate["passed"]
     fid["gate_reasons"] = "; ".join(gate["reasons"])
-    mem = {"seed": seed, "train_size": key, **summary}
+    mem = {"seed": seed, "train_size": key, **summary, "spread": spread}
     out = {"quality": fid, "memorisation": mem, "gate": gate}
     if want_grids:
         syn = table[table["set"] == "synthetic"].sort_values("nn_distance").head(_N_NEIGHBOUR_PAIRS)

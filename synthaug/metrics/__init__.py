@@ -11,9 +11,12 @@ features and passes the arrays in.
   in a feature space, overall and per class.
 - :mod:`~synthaug.metrics.memorisation`: nearest-training-image distances of synthetic
   images against those of unseen real images (a sanity check, not a privacy guarantee).
+- :mod:`~synthaug.metrics.diversity`: within-class spread of samples against real images
+  (catches one prototype per class repeated).
 """
 
 from .classification import classification_metrics, per_class_accuracy
+from .diversity import spread_ratio
 from .fidelity import fidelity_report, frechet_distance, prdc
 from .memorisation import memorisation_report, nearest_neighbour
 from .stats import paired_difference, summarize, summarize_frame
@@ -27,6 +30,7 @@ __all__ = [
     "paired_difference",
     "per_class_accuracy",
     "prdc",
+    "spread_ratio",
     "summarize",
     "summarize_frame",
 ]

@@ -126,3 +126,19 @@ def test_memorisation_invalid_inputs():
         memorisation_report(train, train, test, quantile=5)
     with pytest.raises(InvalidDataError, match="test samples have 16 values each but train samples have 36"):
         memorisation_report(train, train, np.zeros((3, 1, 4, 4)))
+
+
+# ----------------------------------------------------------------------------- spread_ratio
+def test_spread_ratio_real_repeated_and_edge_cases():
+    from synthaug.data.toy import make_toy_images
+    from synthaug.metrics import spread_ratio
+
+    real = make_toy_images(40, n_classes=2, image_size=8, random_state=0)
+    other = make_toy_images(40, n_classes=2, image_size=8, random_state=1)
+    overall, per_class = spread_ratio(other.images, other.labels, real.images, real.labels)
+    assert 0.8 < overall < 1.25 and set(per_class) == {0, 1}
+    repeated = np.repeat(other.images[[0]], 10, axis=0)
+    overall, per_class = spread_ratio(repeated, np.zeros(10, int), real.images, real.labels)
+    assert overall == 0.0 and per_class[0] == 0.0 and np.isnan(per_class[1])  # class 1: no samples
+    with pytest.raises(InvalidDataError, match="same shape"):
+        spread_ratio(other.images[:, :, :4], other.labels, real.images, real.labels)

@@ -220,3 +220,32 @@ def test_gate_refuses_copies_of_the_training_images(toy_split):
     # Real-like images that are not the fitted ones are not copies.
     fresh = assess(_real_like(pool), X_fit, y_fit, X_held, y_held, random_state=0, device="cpu")
     assert fresh.metrics["copy_ratio"] > 0.7 and fresh.passed
+
+
+# ----------------------------------------------------------------------------- spread (collapse)
+def test_judge_spread_rule():
+    good = {"precision": 0.9, "recall": 0.5, "trts": 0.9, "n_held": 100}
+    assert judge({**good, "spread": 0.61}, REF, 10) == (True, [])
+    ok, why = judge({**good, "spread": 0.59}, REF, 10)
+    assert not ok and why[0].startswith("spread 0.59 < 0.6") and "mode collapse" in why[0]
+    ok, why = judge({**good, "spread": 0.8, "spread_per_class": {0: 0.9, 3: 0.45, 7: float("nan")}}, REF, 10)
+    assert ok and why == ["note: the samples of class(es) 3 are nearly all alike (spread < 0.5)."]
+
+
+def test_gate_refuses_one_prototype_per_class(toy_split):
+    X_fit, y_fit, X_held, y_held, pool = toy_split
+
+    def prototype(labels):  # one unseen real image per class, repeated with a little noise: not copies
+        rng = np.random.default_rng(0)
+        first = {c: pool.images[np.flatnonzero(pool.labels == c)[0]] for c in np.unique(labels)}
+        return np.clip(np.stack([first[c] for c in labels]) + 0.02 * rng.standard_normal((len(labels), 1, 8, 8)),
+                       0, 1)
+
+    report = assess(prototype, X_fit, y_fit, X_held, y_held, random_state=0, device="cpu")
+    assert not report.passed and report.metrics["spread"] < 0.3
+    assert any(r.startswith("spread ") for r in report.reasons), report.reasons
+    assert report.metrics["trts"] > 0.9  # each prototype is recognisably its class: only spread sees it
+    assert all(row["spread"] < 0.5 for row in report.per_class)
+    assert "spread" in report.caption() and any("Spread within a class" in line for line in report.summary_lines())
+    varied = assess(_real_like(pool), X_fit, y_fit, X_held, y_held, random_state=0, device="cpu")
+    assert 0.7 < varied.metrics["spread"] < 1.4 and varied.passed
