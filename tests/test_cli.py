@@ -350,7 +350,8 @@ def test_no_test_row_reaches_the_generator_or_the_gate(tmp_path: Path, monkeypat
 
     monkeypatch.setattr(ConditionalGAN, "fit", fit)
     monkeypatch.setattr(gan_sampler, "assess_generator", assess)
-    result = invoke("augment", tmp_path / "split.npz", "--out", tmp_path / "o", *ONE_STEP, "--accept-low-quality")
+    result = invoke("augment", tmp_path / "split.npz", "--out", tmp_path / "o", *ONE_STEP, "--accept-low-quality",
+                    "--model", "dcgan")
     assert result.exit_code == 0, result.output
 
     def rows(name: str) -> set[bytes]:

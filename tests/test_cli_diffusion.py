@@ -64,9 +64,15 @@ def test_gan_only_options_are_refused_with_ddpm(toy_npz: Path, tmp_path: Path, f
 
 
 def test_ddpm_only_options_are_refused_with_a_gan(toy_npz: Path, tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["train", str(toy_npz), "--out", str(tmp_path / "o"),
+    result = CliRunner().invoke(cli, ["train", str(toy_npz), "--out", str(tmp_path / "o"), "--model", "dcgan",
                                       "--guidance-scale", "2"])
     assert result.exit_code != 0 and "--guidance-scale applies to --model ddpm only" in result.output
+    # --model auto (the default): a ddpm-only and a GAN-only option together cannot both apply.
+    result = CliRunner().invoke(cli, ["train", str(toy_npz), "--out", str(tmp_path / "o"), "--guidance-scale", "2",
+                                      "--mode-seeking", "0.1"])
+    assert result.exit_code != 0
+    assert "--mode-seeking applies to GAN models only and --guidance-scale to --model ddpm only" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "o").exists()
 
 
 def test_critic_selection_needs_a_gan(toy_npz: Path, tmp_path: Path) -> None:
@@ -88,3 +94,16 @@ def test_oversampler_takes_the_diffusion_model() -> None:
     assert isinstance(sampler.generator_, ConditionalDiffusion) and sampler.quality_ is not None
     with pytest.raises(ConfigError, match="select='critic' needs a GAN's discriminator"):
         OverSampler(generator=tiny, select="critic").fit_resample(ds.images, ds.labels)
+
+
+@pytest.mark.parametrize("extra, chosen", [([], "ddpm"), (["--lecam", "0.1"], "dcgan"),
+                                           (["--sample-steps", "3"], "ddpm")])
+def test_model_auto_chooses_from_the_data_and_the_options(toy_npz: Path, tmp_path: Path, extra, chosen) -> None:
+    """The default --model auto: 27 images of 8 x 8 fit the diffusion budget -> ddpm; a GAN-only option -> dcgan."""
+    result = CliRunner().invoke(cli, [str(a) for a in ["train", toy_npz, "--out", tmp_path / "m",
+                                                                       "--epochs", "1", "--no-progress", *extra]])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert f"Generator: {chosen} (auto: " in result.stderr
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["options"]["model"] == chosen
+    fmt = {"ddpm": "synthaug.ConditionalDiffusion", "dcgan": "synthaug.ConditionalGAN"}[chosen]
+    assert json.loads((tmp_path / "m" / "model" / "generator.json").read_text())["format"] == fmt

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import click
 
 from ..exceptions import ConfigError
-from ..generators import DIFFUSION_MODELS, GENERATOR_MODELS, LOSSES, STRATEGIES
+from ..generators import AUTO, DIFFUSION_MODELS, LOSSES, MODEL_CHOICES, STRATEGIES
 from ._common import data_options, positive
 
 # What must match between an interrupted train/augment and its --resume.
@@ -39,9 +39,10 @@ SELECT_CHOICES = ("none", "random", "coverage", "covariance", "critic")
 
 # ----------------------------------------------------------------------- options
 _GAN_OPTIONS = [
-    click.option("--model", "model", type=click.Choice(GENERATOR_MODELS), default="dcgan",
-                 show_default=True,
-                 help="Generator: a GAN (dcgan, vanilla) or a denoising diffusion model (ddpm)."),
+    click.option("--model", "model", type=click.Choice(MODEL_CHOICES), default=AUTO, show_default=True,
+                 help="Generator: a GAN (dcgan, vanilla) or a denoising diffusion model (ddpm); auto: ddpm "
+                      "when its default budget affords the steps it wants on DATA (small sets, small "
+                      "images), else dcgan. GAN-only or ddpm-only options decide auto too."),
     click.option("--strategy", type=click.Choice(STRATEGIES), default="conditional", show_default=True,
                  help="One network pair conditioned on the label, or one pair per class."),
     click.option("--loss", type=click.Choice(LOSSES), default="hinge", show_default=True),
@@ -158,6 +159,12 @@ def check_gan_options(opts: dict[str, Any]) -> None:
         raise ConfigError(f"--n-snapshots must be >= 0, got {opts['n_snapshots']}.")
     if not 0.0 <= opts["ema_decay"] < 1.0:
         raise ConfigError(f"--ema-decay must be in [0, 1), got {opts['ema_decay']}.")
+    if opts["model"] == AUTO:
+        gan, ddpm = _given(opts, GAN_ONLY), _given(opts, DIFFUSION_ONLY)
+        if gan and ddpm:
+            raise ConfigError(f"{gan[0]} applies to GAN models only and {ddpm[0]} to --model ddpm only; "
+                              "drop one of them, or choose the generator with --model.")
+        return
     diffusion = opts["model"] in DIFFUSION_MODELS
     for name, default in GAN_ONLY if diffusion else DIFFUSION_ONLY:
         if opts.get(name, default) != default:
@@ -173,6 +180,34 @@ def check_gan_options(opts: dict[str, Any]) -> None:
         positive("--sample-steps", opts["sample_steps"])
         if not opts["guidance_scale"] >= 0:
             raise ConfigError(f"--guidance-scale must be >= 0, got {opts['guidance_scale']}.")
+
+
+def _given(opts: dict[str, Any], options) -> list[str]:
+    """The flags among ``options`` ((name, default) pairs) set to something else than the default."""
+    return ["--" + name.replace("_", "-") for name, default in options if opts.get(name, default) != default]
+
+
+def resolve_cli_model(opts: dict[str, Any], train_set, n_proc: int = 1) -> dict[str, Any]:
+    """``opts`` with ``--model auto`` replaced by the generator it chooses on ``train_set``.
+
+    GAN-only options (or ``--select critic``, or torchrun with several processes) choose
+    dcgan, diffusion-only ones ddpm; otherwise :func:`~synthaug.generators.resolve_model`
+    decides from the data. Prints one line saying which and why.
+    """
+    from ..generators import resolve_model
+
+    if opts["model"] != AUTO:
+        return opts
+    if _given(opts, GAN_ONLY) or opts.get("select") == "critic" or n_proc > 1:
+        flags = _given(opts, GAN_ONLY) + (["--select critic"] if opts.get("select") == "critic" else [])
+        model, why = "dcgan", f"auto: {', '.join(flags) or 'torchrun'} given"
+    elif _given(opts, DIFFUSION_ONLY):
+        model, why = "ddpm", f"auto: {', '.join(_given(opts, DIFFUSION_ONLY))} given"
+    else:
+        model, why = resolve_model(AUTO, len(train_set.labels), train_set.images.shape[1:],
+                                   n_classes=train_set.n_classes, strategy=opts["strategy"])
+    click.echo(f"Generator: {model} ({why}).", err=True)
+    return {**opts, "model": model}
 
 
 def stamp_keys(opts: dict[str, Any]) -> tuple[str, ...]:

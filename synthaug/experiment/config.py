@@ -35,7 +35,7 @@ from typing import Any, Mapping
 from ..attacks.spec import RobustnessSpec
 from ..classifiers import CLASSIFIER_NAMES
 from ..exceptions import ConfigError
-from ..generators import GENERATOR_MODELS, LOSSES, STRATEGIES
+from ..generators import LOSSES, MODEL_CHOICES, STRATEGIES
 from ..generators.registry import unknown_generator_params
 from ..over_sampling.select import (
     DEFAULT_POOL_FACTOR,
@@ -123,8 +123,11 @@ class ExperimentConfig:
         Extra keyword arguments for the CNN, and per-classifier-name keyword arguments
         (``{"random_forest": {"n_estimators": 200}}``).
     gan_model, gan_strategy, gan_loss : str
-        Generator: a GAN architecture (``dcgan``, ``vanilla``) or ``ddpm`` (the diffusion
-        generator, :class:`~synthaug.generators.ConditionalDiffusion`), its conditioning
+        Generator: a GAN architecture (``dcgan``, ``vanilla``), ``ddpm`` (the diffusion
+        generator, :class:`~synthaug.generators.ConditionalDiffusion`) or ``auto`` (the
+        default, as in the CLI: chosen per training size by
+        :func:`~synthaug.generators.resolve_model`; GAN-only ``gan_params``, ``gan_loss`` or
+        ``gan_select = "critic"`` choose the GAN), its conditioning
         strategy, and the GAN's loss (ignored by ``ddpm``). Every arm named ``gan*`` uses
         this generator; two runs of one recipe that differ only here share splits,
         subsamples and classifier seeds, so their results compare pair by pair.
@@ -216,7 +219,7 @@ class ExperimentConfig:
     cnn_batch_size: int = 64
     cnn_params: dict = field(default_factory=dict)
     classifier_params: dict = field(default_factory=dict)
-    gan_model: str = "dcgan"
+    gan_model: str = "auto"
     gan_strategy: str = "conditional"
     gan_loss: str = "hinge"
     gan_epochs: int | None = None
@@ -354,7 +357,7 @@ class ExperimentConfig:
             cp[name] = as_dict(f"classifier_params.{name}", params)
         set_("classifier_params", cp)
         # Checked here, when the recipe is read, not inside a worker an hour later.
-        set_("gan_model", as_str("gan_model", self.gan_model, GENERATOR_MODELS))
+        set_("gan_model", as_str("gan_model", self.gan_model, MODEL_CHOICES))
         set_("gan_strategy", as_str("gan_strategy", self.gan_strategy, STRATEGIES))
         set_("gan_loss", as_str("gan_loss", self.gan_loss, LOSSES))
         # None: the generator's own budget rule (synthaug.generators.budget), as in the CLI.

@@ -29,7 +29,7 @@ from ..attacks import PGD, RobustnessSpec, evaluate_robustness
 from ..classifiers import make_classifier as make_named_classifier
 from ..data.grid import make_grid
 from ..exceptions import TrainingDivergedError
-from ..generators import DIFFUSION_MODELS, ConditionalDiffusion, ConditionalGAN
+from ..generators import AUTO, DIFFUSION_MODELS, ConditionalDiffusion, ConditionalGAN, resolve_model
 from ..metrics import (
     classification_metrics,
     fidelity_report,
@@ -66,16 +66,26 @@ def _seed(seed: int, *keys: str) -> int:
     return derive_seed(seed, *keys, bits=32)
 
 
-def make_generator(config: ExperimentConfig, random_state: int):
+def make_generator(config: ExperimentConfig, random_state: int, X_fit: np.ndarray | None = None,
+                   y_fit: np.ndarray | None = None):
     """An unfitted generator with the config's settings: a
     :class:`~synthaug.generators.ConditionalGAN`, or a
-    :class:`~synthaug.generators.ConditionalDiffusion` for ``gan_model = "ddpm"``."""
-    if config.gan_model in DIFFUSION_MODELS:
+    :class:`~synthaug.generators.ConditionalDiffusion` for ``gan_model = "ddpm"``.
+
+    ``gan_model = "auto"`` chooses from ``X_fit, y_fit`` (the rows it will be fitted on) as the
+    CLI does (:func:`~synthaug.generators.resolve_model`); a GAN-only ``gan_loss`` or
+    ``gan_select = "critic"`` choose the GAN."""
+    model = config.gan_model
+    if model == AUTO:
+        gan_only = config.gan_loss != "hinge" or config.gan_select == "critic"  # "loss": a GAN parameter
+        model, _ = resolve_model(AUTO, len(X_fit), X_fit.shape[1:], n_classes=len(np.unique(y_fit)),
+                                 strategy=config.gan_strategy, params=[*config.gan_params, *(["loss"] * gan_only)])
+    if model in DIFFUSION_MODELS:
         return ConditionalDiffusion(strategy=config.gan_strategy, epochs=config.gan_epochs,
                                     batch_size=config.gan_batch_size, device=config.device,
                                     random_state=random_state, progress=False, **config.gan_params)
     return ConditionalGAN(
-        model=config.gan_model,
+        model=model,
         strategy=config.gan_strategy,
         loss=config.gan_loss,
         epochs=config.gan_epochs,
@@ -139,7 +149,7 @@ def prepare(seed: int, size: int | str, X_train: np.ndarray, y_train: np.ndarray
     if not config.needs_generator():
         return out
     t0 = time.perf_counter()
-    gan = make_generator(config, _seed(seed, "gan", key))
+    gan = make_generator(config, _seed(seed, "gan", key), X_sub, y_sub)
     try:
         gan.fit(X_sub, y_sub)  # the training subsample only: never a val or test row
     except TrainingDivergedError as exc:

@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import importlib
 
-from .registry import DIFFUSION_MODELS, GENERATOR_MODELS, LOSSES, MODELS, STRATEGIES
+from .registry import (
+    AUTO,
+    DIFFUSION_MODELS,
+    GENERATOR_MODELS,
+    LOSSES,
+    MODEL_CHOICES,
+    MODELS,
+    STRATEGIES,
+    resolve_model,
+)
 
 # The estimator and the networks are imported on first use: the CLI reads the names
 # above when it starts, and importing the estimator (scikit-learn, pandas) would add
@@ -27,10 +36,12 @@ _LAZY = {
 }
 
 __all__ = [
+    "AUTO",
     "DIFFUSION_MODELS",
     "GENERATOR_MODELS",
     "LOSSES",
     "MODELS",
+    "MODEL_CHOICES",
     "STRATEGIES",
     "ConditionalDiffusion",
     "ConditionalGAN",
@@ -39,6 +50,7 @@ __all__ = [
     "VanillaDiscriminator",
     "VanillaGenerator",
     "load_model",
+    "resolve_model",
 ]
 
 

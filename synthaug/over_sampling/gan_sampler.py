@@ -13,6 +13,7 @@ from ..data.validation import check_choice, check_float, check_labels
 from ..exceptions import ConfigError, InvalidDataError, LowQualityError
 from ..generators import ConditionalDiffusion, ConditionalGAN
 from ..generators.distributed import is_main_process
+from ..generators.registry import AUTO, generator_class, resolve_model
 from ..quality import assess_generator, holdout_split, resolve_fraction
 from .draw import append_synthetic
 from .select import DEFAULT_POOL_FACTOR, DEFAULT_SELECT, SELECTION_METHODS, draw_selected
@@ -35,7 +36,11 @@ class GANOverSampler(BaseEstimator):
     ----------
     generator : ConditionalGAN, ConditionalDiffusion or None
         The generator to train (cloned with :func:`sklearn.base.clone`; the object
-        passed in is never modified). None means ``ConditionalGAN(random_state=random_state)``.
+        passed in is never modified). None chooses from the rows it is fitted on, as
+        ``synthaug augment --model auto`` does (:func:`~synthaug.generators.resolve_model`):
+        ``ConditionalDiffusion(random_state=random_state)`` when the diffusion model's
+        default budget affords the steps it wants (small sets of small images), else
+        ``ConditionalGAN(random_state=random_state)`` (always with ``select="critic"``).
         ``GANOverSampler(generator=ConditionalDiffusion())`` over-samples with the
         diffusion model (``select="critic"`` needs a GAN's discriminator). ``OverSampler``
         is the same class under a generator-neutral name.
@@ -257,6 +262,14 @@ class GANOverSampler(BaseEstimator):
         return draw_selected(self.generator_, self.sampling_strategy_, self.random_state, select=self.select,
                              pool_factor=self.pool_factor, real_X=images[self.fit_idx_], real_y=y[self.fit_idx_])
 
+    def _default_generator(self, X_fit: np.ndarray, y_fit: np.ndarray):
+        """``generator=None``: the generator ``--model auto`` would choose for these rows."""
+        if self.select == "critic":  # scores with a discriminator: a GAN
+            return ConditionalGAN(random_state=self.random_state)
+        model, why = resolve_model(AUTO, len(y_fit), X_fit.shape[1:])
+        logger.info("GANOverSampler: generator %s (%s)", model, why)
+        return generator_class(model)(random_state=self.random_state)
+
     def _fit_and_gate(self, images: np.ndarray, y: np.ndarray, validation, **fit_params) -> None:
         """Hold back rows (or use ``validation``), fit a clone of the generator on the rest, gate it.
 
@@ -271,9 +284,9 @@ class GANOverSampler(BaseEstimator):
             fit_idx, held_idx = holdout_split(y, fraction, random_state=self.random_state)
             X_held, y_held = images[held_idx], y[held_idx]
         self.fit_idx_, self.held_idx_, self.quality_ = fit_idx, held_idx, None
-        base = self.generator if self.generator is not None else ConditionalGAN(random_state=self.random_state)
-        self.generator_ = clone(base)
         X_fit, y_fit = images[fit_idx], y[fit_idx]
+        base = self.generator if self.generator is not None else self._default_generator(X_fit, y_fit)
+        self.generator_ = clone(base)
         self.generator_.fit(X_fit, y_fit, **fit_params)
         if fraction == 0 or not is_main_process():  # under torchrun rank 0 alone judges the samples
             return

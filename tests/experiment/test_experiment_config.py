@@ -210,4 +210,4 @@ def test_gan_params_are_checked_against_the_chosen_generator():
     with pytest.raises(ConfigError, match=r"ConditionalDiffusion \(gan_model = 'ddpm'\) has no parameter\(s\) 'lecam'"):
         ExperimentConfig(dataset="builtin:digits", gan_model="ddpm", gan_params={"lecam": 0.1})
     with pytest.raises(ConfigError, match=r"ConditionalGAN \(gan_model = 'dcgan'\) has no parameter\(s\) 'sample_steps'"):
-        ExperimentConfig(dataset="builtin:digits", gan_params={"sample_steps": 10})
+        ExperimentConfig(dataset="builtin:digits", gan_model="dcgan", gan_params={"sample_steps": 10})

@@ -62,19 +62,28 @@ def test_generator_is_cloned_not_mutated(imbalanced):
     assert hasattr(sampler.generator_, "generators_")
 
 
-def test_default_generator_uses_random_state(imbalanced, monkeypatch):
-    X, y = imbalanced
+def test_default_generator_is_chosen_from_the_data_and_uses_random_state(imbalanced, monkeypatch):
+    from synthaug.generators import ConditionalDiffusion
+
+    X, y = imbalanced  # 24 images of 8 x 8: the diffusion model's budget fits -> ddpm
     seen = {}
-    real_fit = ConditionalGAN.fit
+    real_fit = ConditionalDiffusion.fit
 
     def fit(self, X, y, **kw):  # keep the default test fast: record params, train 1 tiny epoch
         seen.update(self.get_params())
-        self.set_params(epochs=1, width=8, latent_dim=8)
+        self.set_params(epochs=1, width=8)
         return real_fit(self, X, y, **kw)
 
-    monkeypatch.setattr(ConditionalGAN, "fit", fit)
-    GANOverSampler(validation_fraction=0, random_state=11, sampling_strategy="minority").fit_resample(X, y)
-    assert seen["random_state"] == 11 and seen["model"] == "dcgan"
+    monkeypatch.setattr(ConditionalDiffusion, "fit", fit)
+    sampler = GANOverSampler(validation_fraction=0, random_state=11, sampling_strategy="minority")
+    sampler.fit_resample(X, y)
+    assert seen["random_state"] == 11 and isinstance(sampler.generator_, ConditionalDiffusion)
+    # BreastMNIST-sized data (546 images of 28 x 28): the diffusion budget is capped -> the GAN.
+    big = sampler._default_generator(np.zeros((546, 1, 28, 28), np.float32), np.repeat([0, 1], 273))
+    assert isinstance(big, ConditionalGAN) and big.random_state == 11 and big.model == "dcgan"
+    # select="critic" needs a discriminator: always the GAN.
+    critic = GANOverSampler(select="critic", random_state=3)._default_generator(X, y)
+    assert isinstance(critic, ConditionalGAN)
 
 
 @pytest.mark.parametrize("layout", ["nchw", "nhw", "flat"])

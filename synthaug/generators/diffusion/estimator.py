@@ -70,7 +70,7 @@ class ConditionalDiffusion(BaseEstimator):
     epochs, steps, batch_size, max_minutes, n_snapshots
         As for ``ConditionalGAN``; the default budget follows
         :data:`~synthaug.generators.budget.DIFFUSION_RULE`: batch ``N // 4`` in [16, 64],
-        ``max(1000 steps, 300 epochs)`` but at most 4000 steps, capped at about eight
+        ``max(1000 steps, 300 epochs)`` but at most 2000 steps, capped at about eight
         minutes of one CPU core, at least 500 steps (100 digits: 1200 steps; longer
         training on so few images starts to copy them).
     lr : float, default 1e-3
