@@ -130,8 +130,12 @@ def test_coverage_reaches_clusters_a_random_subset_misses():
     assert prdc(real, chosen, k=3)["coverage"] > random_cov + 0.3
 
 
-def test_coverage_spreads_samples_when_keeping_more_than_the_real_rows():
+def test_coverage_spreads_samples_when_keeping_more_than_the_real_rows(monkeypatch):
     # 2 real rows, 6 kept: m = 3, so each real row gets 3 nearby samples (not 5 + 1).
+    # Every pool row here sits near a real row: the copy guard (tested below) is off.
+    from synthaug.over_sampling import select
+
+    monkeypatch.setattr(select, "COPY_GUARD", 0.0)
     rng = np.random.default_rng(0)
     real = np.array([[0.2, 0.2], [0.8, 0.8]])
     pool = np.concatenate([_clusters(30, real[:1], rng), _clusters(3, real[1:], rng)])
@@ -222,3 +226,17 @@ def test_pool_size():
 def test_docstring_examples():
     result = doctest.testmod(select_module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_coverage_skips_near_copies_of_the_real_rows():
+    # Real rows 0.5 apart (their median nearest-neighbour distance): near-copies lie within 0.35 of one.
+    real = np.array([[0.0, 0.0], [0.5, 0.0], [0.0, 0.5], [0.5, 0.5]])
+    copies = real + 0.01
+    fresh = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, 0.5]])  # >= 0.5 from every real row
+    pool = np.concatenate([copies, fresh])
+    kw = dict(method="coverage", real_X=real.reshape(-1, 1, 1, 2), real_y=np.zeros(4, int))
+    X, _ = select_samples(pool.reshape(-1, 1, 1, 2), np.zeros(8, int), {0: 4}, **kw)
+    np.testing.assert_allclose(np.sort(X.reshape(4, 2), axis=0), np.sort(fresh, axis=0), atol=1e-6)
+    # Fewer non-copies than wanted: the farthest rows are kept rather than failing.
+    X, _ = select_samples(pool.reshape(-1, 1, 1, 2), np.zeros(8, int), {0: 6}, **kw)
+    assert len(X) == 6 and sum(np.allclose(x, f) for x in X.reshape(6, 2) for f in fresh) == 4
