@@ -175,6 +175,8 @@ def test_clear_errors(tmp_path: Path, toy_npz: Path) -> None:
                                  ("--ema-decay", "1", "--ema-decay must be in [0, 1)")):
         for command in ("train", "augment"):
             _fails([command, tmp_path / "missing.npz", "--out", tmp_path / "o", flag, value], message)
+    _fails(["augment", tmp_path / "missing.npz", "--out", tmp_path / "o", "--copy-guard", "-0.5"],
+           "--copy-guard must be >= 0 (0 turns the guard off), got -0.5")
     one_class = tmp_path / "one.npz"
     np.savez(one_class, images=np.zeros((5, 8, 8), np.uint8), labels=np.zeros(5, np.int64))
     _fails(["augment", one_class, "--out", tmp_path / "o"], "2 classes")
@@ -213,8 +215,9 @@ def test_never_overwrites_without_flag(toy_npz: Path, tmp_path: Path) -> None:
 
 
 
-def test_interrupted_run_resumes_to_the_same_result(toy_npz: Path, tmp_path: Path, cli_process) -> None:
-    """A real CLI process stopped by SIGINT mid-training resumes to an identical result."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_resumes_to_the_same_result(toy_npz: Path, tmp_path: Path, cli_process, sig) -> None:
+    """A real CLI process stopped by Ctrl-C or SIGTERM mid-training resumes to an identical result."""
     args = ["augment", toy_npz, "--epochs", "120", "--batch-size", "16", "--no-progress",
             "--seed", "3", "--checkpoint-every", "1", "--model", "vanilla", "--accept-low-quality"]
     code, _, err = cli_process([*args, "--out", tmp_path / "ref"]).finish()
@@ -224,7 +227,7 @@ def test_interrupted_run_resumes_to_the_same_result(toy_npz: Path, tmp_path: Pat
     ckpt = tmp_path / ".run.checkpoint"
     run = cli_process([*args, "--out", out])
     run.wait_for(lambda: ckpt.is_dir() and any(p.name != "run.json" for p in ckpt.iterdir()))
-    code, _, err = run.send(signal.SIGINT).finish()
+    code, _, err = run.send(sig).finish()
     assert code == 130, err
     assert "--resume" in err and "Traceback" not in err
     assert not out.exists(), "an incomplete output folder was left behind"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import shutil
-import signal
 from pathlib import Path
 from typing import Any, Callable
 
@@ -99,17 +98,13 @@ def _prepare_checkpoint(data: str, opts: dict[str, Any], ckpt: Path) -> None:
 
 
 def _fit_with_checkpoints(fit: Callable[[], Any], fitted: Callable[[], Any], class_names, ckpt: Path):
-    """Run ``fit()`` with resumable checkpoints; SIGTERM is treated like Ctrl-C.
+    """Run ``fit()`` with resumable checkpoints.
 
-    ``fitted()`` returns the generator being trained, so that after a divergence its
-    last healthy weights can be saved where the user finds them.
+    Ctrl-C, and SIGTERM (which :class:`~synthaug.cli._common.SynthaugGroup` turns into
+    Ctrl-C for every command), keep the checkpoint and say how to resume. ``fitted()``
+    returns the generator being trained, so that after a divergence its last healthy
+    weights can be saved where the user finds them.
     """
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def _on_sigterm(signum, frame):  # pragma: no cover - exercised by a subprocess test
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return fit()
     except KeyboardInterrupt:
@@ -140,8 +135,6 @@ def _fit_with_checkpoints(fit: Callable[[], Any], fitted: Callable[[], Any], cla
             err=True,
         )
         raise SystemExit(1) from None
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _write_synthetic(directory: Path, dataset) -> None:
@@ -239,7 +232,7 @@ def _oversample(gan, train, val, counts: dict[int, int], opts: dict[str, Any], c
     targets = {c: int(real[c]) + n for c, n in counts.items()}  # imbalanced-learn's dict: target counts
     select = None if opts["select"] == "none" else opts["select"]
     sampler = _gate_sampler(gan, fraction, opts["seed"], sampling_strategy=targets, select=select,
-                            pool_factor=opts["pool_factor"])
+                            pool_factor=opts["pool_factor"], copy_guard=opts["copy_guard"])
     validation = (val.images, val.labels) if val is not None else None
 
     def fit():

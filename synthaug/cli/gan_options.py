@@ -108,6 +108,9 @@ _SELECT_OPTIONS = [
                       "discriminator scores highest (critic)."),
     click.option("--pool-factor", type=float, default=4.0, show_default=True,
                  help="Pool size per class relative to the samples kept (with --select)."),
+    click.option("--copy-guard", type=float, default=0.7, show_default=True,
+                 help="With --select coverage: skip samples nearer a real image than this x the real "
+                      "images' median nearest-neighbour distance (near-copies); 0: off."),
     click.option("--accept-low-quality", is_flag=True,
                  help="Write the mixed dataset even when the samples fail the quality gate."),
 ]
@@ -159,6 +162,8 @@ def check_gan_options(opts: dict[str, Any]) -> None:
         raise ConfigError(f"--n-snapshots must be >= 0, got {opts['n_snapshots']}.")
     if not 0.0 <= opts["ema_decay"] < 1.0:
         raise ConfigError(f"--ema-decay must be in [0, 1), got {opts['ema_decay']}.")
+    if not opts.get("copy_guard", 0.0) >= 0:
+        raise ConfigError(f"--copy-guard must be >= 0 (0 turns the guard off), got {opts['copy_guard']}.")
     if opts["model"] == AUTO:
         gan, ddpm = _given(opts, GAN_ONLY), _given(opts, DIFFUSION_ONLY)
         if gan and ddpm:

@@ -38,6 +38,7 @@ from ..exceptions import ConfigError
 from ..generators import LOSSES, MODEL_CHOICES, STRATEGIES
 from ..generators.registry import unknown_generator_params
 from ..over_sampling.select import (
+    COPY_GUARD,
     DEFAULT_POOL_FACTOR,
     DEFAULT_SELECT,
     SELECTION_METHODS,
@@ -134,10 +135,11 @@ class ExperimentConfig:
     gan_epochs, gan_batch_size : int or None
         Generator training length and batch size; None (the default) lets the
         generator's budget rule choose them from the data, as ``synthaug augment`` does.
-    gan_select, gan_pool_factor : str, float
+    gan_select, gan_pool_factor, gan_copy_guard : str, float, float
         Sample selection for the generator arms, as ``GANOverSampler(select=...)``
-        (``"none"``, ``"coverage"``, ``"covariance"``, ``"critic"``, ``"random"``) and the
-        pool size per class relative to the samples kept.
+        (``"none"``, ``"coverage"``, ``"covariance"``, ``"critic"``, ``"random"``), the
+        pool size per class relative to the samples kept, and coverage's copy guard
+        (0.7; 0 turns it off).
     gan_params : dict
         Extra keyword arguments for the generator: :class:`~synthaug.generators.ConditionalGAN`
         (``steps``, ``max_minutes``, ``mode_seeking``, ``lecam``, ``ada_target``, ...) or
@@ -227,6 +229,7 @@ class ExperimentConfig:
     gan_params: dict = field(default_factory=dict)
     gan_select: str = DEFAULT_SELECT
     gan_pool_factor: float = DEFAULT_POOL_FACTOR
+    gan_copy_guard: float = COPY_GUARD
     flips: bool = False
     classic_copies: int = 1
     smote_k_neighbors: int = 5
@@ -373,6 +376,10 @@ class ExperimentConfig:
         if not factor >= 1:
             raise err("gan_pool_factor", f"must be >= 1, got {factor:g}.")
         set_("gan_pool_factor", factor)
+        guard = _parse_number("gan_copy_guard", self.gan_copy_guard, where)
+        if not guard >= 0:
+            raise err("gan_copy_guard", f"must be >= 0 (0 turns the guard off), got {guard:g}.")
+        set_("gan_copy_guard", guard)
         set_("flips", as_bool("flips", self.flips))
         set_("classic_copies", as_int("classic_copies", self.classic_copies, minimum=1))
         set_("smote_k_neighbors", as_int("smote_k_neighbors", self.smote_k_neighbors, minimum=1))

@@ -176,6 +176,7 @@ def prepare(seed: int, size: int | str, X_train: np.ndarray, y_train: np.ndarray
                                                        _seed(seed, "sample", key, name),
                                                        select=config.gan_select,
                                                        pool_factor=config.gan_pool_factor,
+                                                       copy_guard=config.gan_copy_guard,
                                                        real_X=X_sub, real_y=y_sub)
     out["seconds"]["gan_sample"] = time.perf_counter() - t0
     if config.quality or want_grids:

@@ -30,7 +30,7 @@ from ..exceptions import ConfigError, InvalidDataError
 from ..seeding import check_random_state
 from .draw import draw_synthetic
 
-__all__ = ["DEFAULT_POOL_FACTOR", "DEFAULT_SELECT", "SELECTION_METHODS", "draw_selected", "pool_size",
+__all__ = ["COPY_GUARD", "DEFAULT_POOL_FACTOR", "DEFAULT_SELECT", "SELECTION_METHODS", "draw_selected", "pool_size",
            "select_indices", "select_samples"]
 
 logger = logging.getLogger(__name__)
@@ -56,15 +56,15 @@ _MAX_REAL = 500
 # scores of the pool rows (None unless it needs a critic) and a numpy Generator; it
 # returns positions into the class's pool.
 
-def _select_first(n, *, n_pool, pool, real, scores, rng) -> np.ndarray:
+def _select_first(n, *, n_pool, pool, real, scores, rng, guard=0.0) -> np.ndarray:
     return np.arange(n)
 
 
-def _select_random(n, *, n_pool, pool, real, scores, rng) -> np.ndarray:
+def _select_random(n, *, n_pool, pool, real, scores, rng, guard=0.0) -> np.ndarray:
     return rng.choice(n_pool, size=n, replace=False)
 
 
-def _select_critic(n, *, n_pool, pool, real, scores, rng) -> np.ndarray:
+def _select_critic(n, *, n_pool, pool, real, scores, rng, guard=0.0) -> np.ndarray:
     # Stable sort on the negated scores: highest first, ties to the earlier pool row.
     return np.argsort(-scores, kind="stable")[:n]
 
@@ -75,7 +75,7 @@ def _pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(d2, 0.0))
 
 
-def _select_coverage(n, *, n_pool, pool, real, scores, rng) -> np.ndarray:
+def _select_coverage(n, *, n_pool, pool, real, scores, rng, guard=0.0) -> np.ndarray:
     # m-fold facility location: every real row wants its m nearest selected rows close,
     # m = ceil(n / n_real). Objective: minimise sum_i (sum of the m smallest distances from
     # real row i to the selected rows), a "missing" neighbour counting as row i's distance
@@ -88,7 +88,7 @@ def _select_coverage(n, *, n_pool, pool, real, scores, rng) -> np.ndarray:
     dist = _pairwise_distances(real, pool)  # (R, P)
     m = math.ceil(n / len(real))
     held = np.repeat(dist.max(axis=1, keepdims=True), m, axis=1)  # (R, m): current m nearest
-    available = _not_copies(dist, real, n)
+    available = _not_copies(dist, real, n, guard)
     chosen = np.empty(n, dtype=np.int64)
     for step in range(n):
         worst = held.max(axis=1)  # (R,): the distance a new close row would replace
@@ -102,22 +102,23 @@ def _select_coverage(n, *, n_pool, pool, real, scores, rng) -> np.ndarray:
     return chosen
 
 
-def _not_copies(dist: np.ndarray, real: np.ndarray, n: int) -> np.ndarray:
+def _not_copies(dist: np.ndarray, real: np.ndarray, n: int, guard: float) -> np.ndarray:
     """Pool rows that are no near-copy of a real row (the copy guard of ``coverage``).
 
     Seeking the real rows, coverage selection would otherwise favour samples that
     reproduce them (measured on diffusion samples of 10 digits per class: copy ratio
     0.54-0.67). A pool row is a near-copy when its nearest real row is closer than
-    ``COPY_GUARD`` x the median distance from a real row to its nearest other real row.
-    When fewer than ``n`` rows remain, the ``n`` farthest from any real row are kept.
+    ``guard`` x the median distance from a real row to its nearest other real row
+    (``guard`` 0: no guard). When fewer than ``n`` rows remain, the ``n`` farthest from
+    any real row are kept.
     Shape: ``dist (R, P)``; returns a ``(P,)`` bool mask.
     """
-    if len(real) < 2:
+    if len(real) < 2 or guard <= 0:
         return np.ones(dist.shape[1], dtype=bool)
     real_nn = _pairwise_distances(real, real)  # (R, R)
     np.fill_diagonal(real_nn, np.inf)
     nearest = dist.min(axis=0)  # (P,)
-    ok = nearest >= COPY_GUARD * float(np.median(real_nn.min(axis=1)))
+    ok = nearest >= guard * float(np.median(real_nn.min(axis=1)))
     if ok.sum() < n:
         ok = np.zeros_like(ok)
         ok[np.argsort(-nearest, kind="stable")[:n]] = True
@@ -133,7 +134,7 @@ def _real_moments(real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mu, cov
 
 
-def _select_covariance(n, *, n_pool, pool, real, scores, rng) -> np.ndarray:
+def _select_covariance(n, *, n_pool, pool, real, scores, rng, guard=0.0) -> np.ndarray:
     # Greedy moment matching: add the row that minimises
     #   ||mu_S - mu_R||^2 + ||Sigma_S - Sigma_R||_F^2
     # with Sigma_S the (ddof=0) covariance of the selected rows and Sigma_R the real
@@ -241,7 +242,7 @@ def _flatten(images: np.ndarray) -> np.ndarray:
 
 def select_indices(pool_X, pool_y, counts: Mapping[Any, int], *, method: str | None,
                    real_X=None, real_y=None, features: Callable | None = None,
-                   critic: Callable | None = None, random_state=None) -> np.ndarray:
+                   critic: Callable | None = None, random_state=None, copy_guard: float = COPY_GUARD) -> np.ndarray:
     """Positions of the pool rows :func:`select_samples` keeps (same parameters).
 
     Returns
@@ -255,11 +256,11 @@ def select_indices(pool_X, pool_y, counts: Mapping[Any, int], *, method: str | N
     [1, 0, 2]
     """
     return _select(pool_X, pool_y, counts, method=method, real_X=real_X, real_y=real_y,
-                   features=features, critic=critic, random_state=random_state)[2]
+                   features=features, critic=critic, random_state=random_state, copy_guard=copy_guard)[2]
 
 
 def _select(pool_X, pool_y, counts, *, method, real_X, real_y, features, critic,
-            random_state) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            random_state, copy_guard) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Checked ``pool_X``, ``pool_y`` and the kept positions (the work behind both APIs)."""
     name = "none" if method is None else check_choice("method", method, SELECTION_METHODS)
     spec = SELECTION_METHODS[name]
@@ -317,7 +318,7 @@ def _select(pool_X, pool_y, counts, *, method, real_X, real_y, features, critic,
             if real_f.shape[1] != pool_f.shape[1]:
                 raise InvalidDataError("features gave pool and real rows different widths "
                                        f"({pool_f.shape[1]} and {real_f.shape[1]}).")
-        picked = spec.select(counts[c], n_pool=len(rows), pool=pool_f, real=real_f,
+        picked = spec.select(counts[c], n_pool=len(rows), pool=pool_f, real=real_f, guard=copy_guard,
                              scores=None if scores is None else scores[c], rng=rng)
         keep.append(np.sort(rows[picked]))
         logger.debug("select_samples: class %r, kept %d of %d pool rows (%s)", c, counts[c], len(rows), name)
@@ -327,7 +328,8 @@ def _select(pool_X, pool_y, counts, *, method, real_X, real_y, features, critic,
 
 def select_samples(pool_X, pool_y, counts: Mapping[Any, int], *, method: str | None,
                    real_X=None, real_y=None, features: Callable | None = None,
-                   critic: Callable | None = None, random_state=None) -> tuple[np.ndarray, np.ndarray]:
+                   critic: Callable | None = None, random_state=None,
+                   copy_guard: float = COPY_GUARD) -> tuple[np.ndarray, np.ndarray]:
     """Keep ``counts[c]`` rows of each class ``c`` from an over-generated pool.
 
     Parameters
@@ -367,6 +369,10 @@ def select_samples(pool_X, pool_y, counts: Mapping[Any, int], *, method: str | N
     random_state : int, numpy Generator or None
         Seeds ``"random"`` and the subsampling of large real classes; the other methods
         are deterministic (ties go to the earlier pool row).
+    copy_guard : float, default 0.7
+        ``"coverage"`` skips pool rows nearer a real row than ``copy_guard`` x the real
+        rows' median nearest-neighbour distance (near-copies), keeping the farthest rows
+        when too few others remain; 0 turns the guard off. Other methods ignore it.
 
     Returns
     -------
@@ -411,19 +417,21 @@ def select_samples(pool_X, pool_y, counts: Mapping[Any, int], *, method: str | N
     """
     images, labels, idx = _select(pool_X, pool_y, counts, method=method, real_X=real_X,
                                   real_y=real_y, features=features, critic=critic,
-                                  random_state=random_state)
+                                  random_state=random_state, copy_guard=copy_guard)
     return images[idx], labels[idx]
 
 
 def draw_selected(generator, counts: Mapping[Any, int], random_state, *, select: str | None,
-                  pool_factor: float = DEFAULT_POOL_FACTOR, real_X=None, real_y=None):
+                  pool_factor: float = DEFAULT_POOL_FACTOR, real_X=None, real_y=None,
+                  copy_guard: float = COPY_GUARD):
     """Draw ``counts`` from a fitted generator, through ``select`` when it is a method.
 
     The one place where "draw, then keep the best" happens (GANOverSampler and the study
     runner both call it). ``real_X``/``real_y`` are the rows the generator was fitted on
     (never held-back or test rows). ``select`` None or ``"none"`` is a plain
     :func:`~synthaug.over_sampling.draw_synthetic`; otherwise a pool of ``pool_factor``
-    times ``counts`` is drawn and :func:`select_samples` keeps ``counts`` of it.
+    times ``counts`` is drawn and :func:`select_samples` keeps ``counts`` of it
+    (``copy_guard``: see there).
 
     Shape
     -----
@@ -433,4 +441,5 @@ def draw_selected(generator, counts: Mapping[Any, int], random_state, *, select:
         return draw_synthetic(generator, counts, random_state)
     pool_X, pool_y = draw_synthetic(generator, pool_size(counts, pool_factor), random_state)
     return select_samples(pool_X, pool_y, counts, method=select, real_X=real_X, real_y=real_y,
-                          critic=getattr(generator, "discriminator_scores", None), random_state=random_state)
+                          critic=getattr(generator, "discriminator_scores", None), random_state=random_state,
+                          copy_guard=copy_guard)

@@ -211,3 +211,10 @@ def test_gan_params_are_checked_against_the_chosen_generator():
         ExperimentConfig(dataset="builtin:digits", gan_model="ddpm", gan_params={"lecam": 0.1})
     with pytest.raises(ConfigError, match=r"ConditionalGAN \(gan_model = 'dcgan'\) has no parameter\(s\) 'sample_steps'"):
         ExperimentConfig(dataset="builtin:digits", gan_model="dcgan", gan_params={"sample_steps": 10})
+
+
+def test_copy_guard_is_read_from_the_recipe_and_checked(tmp_path):
+    assert ExperimentConfig().gan_copy_guard == 0.7
+    assert ExperimentConfig.from_toml(write(tmp_path, "[gan]\ncopy_guard = 0\n", name="g.toml")).gan_copy_guard == 0.0
+    with pytest.raises(ConfigError, match=r"gan_copy_guard: must be >= 0 \(0 turns the guard off\), got -1"):
+        ExperimentConfig.from_toml(write(tmp_path, "[gan]\ncopy_guard = -1\n", name="bad.toml"))

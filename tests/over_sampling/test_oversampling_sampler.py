@@ -126,6 +126,8 @@ def test_bad_inputs(imbalanced):
         GANOverSampler(validation_fraction=0, ).fit_resample(X, y[:-1])
     with pytest.raises(ConfigError, match="generator must be a ConditionalGAN, a ConditionalDiffusion or None, got str"):
         GANOverSampler(validation_fraction=0, generator="dcgan").fit_resample(X, y)
+    with pytest.raises(ConfigError, match=r"copy_guard must be a number in \[0, inf\], got -1"):
+        GANOverSampler(validation_fraction=0, copy_guard=-1).fit_resample(X, y)
 
 
 def test_nothing_to_add_returns_copy(imbalanced):

@@ -130,17 +130,14 @@ def test_coverage_reaches_clusters_a_random_subset_misses():
     assert prdc(real, chosen, k=3)["coverage"] > random_cov + 0.3
 
 
-def test_coverage_spreads_samples_when_keeping_more_than_the_real_rows(monkeypatch):
+def test_coverage_spreads_samples_when_keeping_more_than_the_real_rows():
     # 2 real rows, 6 kept: m = 3, so each real row gets 3 nearby samples (not 5 + 1).
     # Every pool row here sits near a real row: the copy guard (tested below) is off.
-    from synthaug.over_sampling import select
-
-    monkeypatch.setattr(select, "COPY_GUARD", 0.0)
     rng = np.random.default_rng(0)
     real = np.array([[0.2, 0.2], [0.8, 0.8]])
     pool = np.concatenate([_clusters(30, real[:1], rng), _clusters(3, real[1:], rng)])
     X, _ = select_samples(pool.reshape(-1, 1, 1, 2), np.zeros(len(pool), int), {0: 6},
-                          method="coverage", real_X=real.reshape(-1, 1, 1, 2), real_y=[0, 0])
+                          method="coverage", real_X=real.reshape(-1, 1, 1, 2), real_y=[0, 0], copy_guard=0)
     near_second = np.linalg.norm(X.reshape(6, 2) - real[1], axis=1) < 0.2
     assert near_second.sum() == 3
 
@@ -240,3 +237,6 @@ def test_coverage_skips_near_copies_of_the_real_rows():
     # Fewer non-copies than wanted: the farthest rows are kept rather than failing.
     X, _ = select_samples(pool.reshape(-1, 1, 1, 2), np.zeros(8, int), {0: 6}, **kw)
     assert len(X) == 6 and sum(np.allclose(x, f) for x in X.reshape(6, 2) for f in fresh) == 4
+    # copy_guard=0 turns it off: the copies cover the real rows best.
+    X, _ = select_samples(pool.reshape(-1, 1, 1, 2), np.zeros(8, int), {0: 4}, **kw, copy_guard=0)
+    np.testing.assert_allclose(np.sort(X.reshape(4, 2), axis=0), np.sort(copies, axis=0), atol=1e-6)
