@@ -108,9 +108,9 @@ _SELECT_OPTIONS = [
                       "discriminator scores highest (critic)."),
     click.option("--pool-factor", type=float, default=4.0, show_default=True,
                  help="Pool size per class relative to the samples kept (with --select)."),
-    click.option("--copy-guard", type=float, default=0.7, show_default=True,
+    click.option("--copy-guard", type=float, default=0.0, show_default=True,
                  help="With --select coverage: skip samples nearer a real image than this x the real "
-                      "images' median nearest-neighbour distance (near-copies); 0: off."),
+                      "images' median nearest-neighbour distance (near-copies), e.g. 0.7; 0: off."),
     click.option("--accept-low-quality", is_flag=True,
                  help="Write the mixed dataset even when the samples fail the quality gate."),
 ]

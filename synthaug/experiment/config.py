@@ -139,7 +139,7 @@ class ExperimentConfig:
         Sample selection for the generator arms, as ``GANOverSampler(select=...)``
         (``"none"``, ``"coverage"``, ``"covariance"``, ``"critic"``, ``"random"``), the
         pool size per class relative to the samples kept, and coverage's copy guard
-        (0.7; 0 turns it off).
+        (default 0: off; see ``GANOverSampler(copy_guard=...)``).
     gan_params : dict
         Extra keyword arguments for the generator: :class:`~synthaug.generators.ConditionalGAN`
         (``steps``, ``max_minutes``, ``mode_seeking``, ``lecam``, ``ada_target``, ...) or

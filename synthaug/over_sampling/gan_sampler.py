@@ -70,12 +70,13 @@ class GANOverSampler(BaseEstimator):
         The default was chosen by the low-data ablation in docs/benchmarks.md.
     pool_factor : float, default 4
         Pool size per class relative to the requested count (with ``select``).
-    copy_guard : float, default 0.7
+    copy_guard : float, default 0 (off)
         ``"coverage"`` skips pool samples nearer a fitted real row than ``copy_guard`` x
-        the real rows' median nearest-neighbour distance (near-copies); 0 turns it off.
-        Measured on diffusion samples of 10 digits per class: the guard lifts the copy
-        ratio from 0.54-0.67 to 0.78-0.86 and costs precision (docs/benchmarks.md,
-        section 12).
+        the real rows' median nearest-neighbour distance (near-copies). Measured on
+        diffusion samples of 10 digits per class, 0.7 lifts the copy ratio from
+        0.54-0.67 to 0.80-0.86 but costs precision and most of the downstream gain
+        (docs/benchmarks.md, section 12): use it when samples must not resemble any one
+        training image (for example before sharing them).
 
     Attributes
     ----------

@@ -214,7 +214,7 @@ def test_gan_params_are_checked_against_the_chosen_generator():
 
 
 def test_copy_guard_is_read_from_the_recipe_and_checked(tmp_path):
-    assert ExperimentConfig().gan_copy_guard == 0.7
-    assert ExperimentConfig.from_toml(write(tmp_path, "[gan]\ncopy_guard = 0\n", name="g.toml")).gan_copy_guard == 0.0
+    assert ExperimentConfig().gan_copy_guard == 0.0
+    assert ExperimentConfig.from_toml(write(tmp_path, "[gan]\ncopy_guard = 0.7\n", name="g.toml")).gan_copy_guard == 0.7
     with pytest.raises(ConfigError, match=r"gan_copy_guard: must be >= 0 \(0 turns the guard off\), got -1"):
         ExperimentConfig.from_toml(write(tmp_path, "[gan]\ncopy_guard = -1\n", name="bad.toml"))

@@ -232,11 +232,12 @@ def test_coverage_skips_near_copies_of_the_real_rows():
     fresh = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, 0.5]])  # >= 0.5 from every real row
     pool = np.concatenate([copies, fresh])
     kw = dict(method="coverage", real_X=real.reshape(-1, 1, 1, 2), real_y=np.zeros(4, int))
-    X, _ = select_samples(pool.reshape(-1, 1, 1, 2), np.zeros(8, int), {0: 4}, **kw)
+    guard = dict(copy_guard=0.7)
+    X, _ = select_samples(pool.reshape(-1, 1, 1, 2), np.zeros(8, int), {0: 4}, **kw, **guard)
     np.testing.assert_allclose(np.sort(X.reshape(4, 2), axis=0), np.sort(fresh, axis=0), atol=1e-6)
     # Fewer non-copies than wanted: the farthest rows are kept rather than failing.
-    X, _ = select_samples(pool.reshape(-1, 1, 1, 2), np.zeros(8, int), {0: 6}, **kw)
+    X, _ = select_samples(pool.reshape(-1, 1, 1, 2), np.zeros(8, int), {0: 6}, **kw, **guard)
     assert len(X) == 6 and sum(np.allclose(x, f) for x in X.reshape(6, 2) for f in fresh) == 4
-    # copy_guard=0 turns it off: the copies cover the real rows best.
-    X, _ = select_samples(pool.reshape(-1, 1, 1, 2), np.zeros(8, int), {0: 4}, **kw, copy_guard=0)
+    # The default (0) is off: the copies cover the real rows best.
+    X, _ = select_samples(pool.reshape(-1, 1, 1, 2), np.zeros(8, int), {0: 4}, **kw)
     np.testing.assert_allclose(np.sort(X.reshape(4, 2), axis=0), np.sort(copies, axis=0), atol=1e-6)
