@@ -62,12 +62,14 @@ def test_evaluate_recipe_generator_typo_fails_before_any_work(tmp_path):
 
 def test_evaluate_recipe_supplies_data_and_flags_override_it(tmp_path):
     recipe = tmp_path / "r.toml"
-    recipe.write_text('dataset = "builtin:digits"\nseeds = [0, 1, 2]\nclassifiers = ["cnn"]\n')
+    recipe.write_text('dataset = "builtin:digits"\nseeds = [0, 1, 2]\nclassifiers = ["cnn"]\n[gan]\nmodel = "dcgan"\n')
     out = tmp_path / "o"
-    result = CliRunner().invoke(cli, ["evaluate", "--config", str(recipe), "--out", str(out), *FAST])
+    result = CliRunner().invoke(cli, ["evaluate", "--config", str(recipe), "--out", str(out), *FAST,
+                                      "--gan-model", "ddpm"])
     assert result.exit_code == 0, result.output
     results = pd.read_csv(out / "results.csv")
     assert set(results["seed"]) == {0, 1} and set(results["classifier"]) == {"logreg"}
+    assert '"gan_model": "ddpm"' in (out / "config.json").read_text()
 
 
 def test_evaluate_without_data_or_recipe_dataset(tmp_path):

@@ -17,6 +17,7 @@ import click
 import numpy as np
 
 from ..exceptions import ConfigError, JobError
+from ..generators.registry import MODEL_CHOICES
 from ..persistence import check_resume_stamp, package_versions, stamp_changes, to_jsonable, write_run_record
 from ._common import check_output_dir, data_options, load_data, positive, staged_output
 
@@ -155,6 +156,8 @@ def _open_cache(out: Path, resume: bool, stamp: dict):
 @click.option("--train-sizes", default=None, help="Training images per class, e.g. 10,20,all.")
 @click.option("--arms", default=None, help="Arms to run, e.g. real,classic,gan (real is always run).")
 @click.option("--classifiers", default=None, help="Downstream classifiers, e.g. cnn,logreg.")
+@click.option("--gan-model", type=click.Choice(MODEL_CHOICES), default=None,
+              help="Generator of the gan* arms (the recipe's gan_model; default auto: chosen per training size).")
 @click.option("--gan-epochs", type=int, default=None, help="Generator training epochs.")
 @click.option("--cnn-epochs", type=int, default=None, help="Downstream CNN training epochs.")
 @click.option("--synthetic-weight", type=float, default=None,
@@ -204,6 +207,7 @@ def evaluate(data: str | None, recipe: Path | None, out: Path, overwrite: bool, 
         "train_sizes": _sizes(opts["train_sizes"]),
         "arms": _names(opts["arms"]),
         "classifiers": _names(opts["classifiers"]),
+        "gan_model": opts["gan_model"],
         "gan_epochs": opts["gan_epochs"],
         "cnn_epochs": opts["cnn_epochs"],
         "synthetic_weight": opts["synthetic_weight"],
