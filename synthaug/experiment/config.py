@@ -67,7 +67,6 @@ FAST_DEFAULTS: dict[str, Any] = {
 }
 
 
-
 def _parse_number(key: str, value: Any, where: str) -> float:
     """A float from a number or a fraction string such as ``"8/255"``."""
     if isinstance(value, bool):
@@ -372,14 +371,11 @@ class ExperimentConfig:
         if unknown:
             raise err("gan_params", unknown)
         set_("gan_select", as_str("gan_select", self.gan_select, tuple(SELECTION_METHODS)))
-        factor = _parse_number("gan_pool_factor", self.gan_pool_factor, where)
-        if not factor >= 1:
-            raise err("gan_pool_factor", f"must be >= 1, got {factor:g}.")
-        set_("gan_pool_factor", factor)
-        guard = _parse_number("gan_copy_guard", self.gan_copy_guard, where)
-        if not guard >= 0:
-            raise err("gan_copy_guard", f"must be >= 0 (0 turns the guard off), got {guard:g}.")
-        set_("gan_copy_guard", guard)
+        for key, low, note in (("gan_pool_factor", 1, ""), ("gan_copy_guard", 0, " (0 turns the guard off)")):
+            value = _parse_number(key, getattr(self, key), where)
+            if not value >= low:
+                raise err(key, f"must be >= {low}{note}, got {value:g}.")
+            set_(key, value)
         set_("flips", as_bool("flips", self.flips))
         set_("classic_copies", as_int("classic_copies", self.classic_copies, minimum=1))
         set_("smote_k_neighbors", as_int("smote_k_neighbors", self.smote_k_neighbors, minimum=1))
