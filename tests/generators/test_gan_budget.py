@@ -222,3 +222,32 @@ def test_discriminator_scores(toy, tmp_path, strategy):
     gan.save(tmp_path / "m")
     with pytest.raises(NotFittedError, match="not saved"):
         ConditionalGAN.load(tmp_path / "m", device="cpu").discriminator_scores(X, y)
+
+
+# ----------------------------------------------------------------------------- --model auto
+@pytest.mark.parametrize("n, shape, expected", [
+    (100, (1, 8, 8), "ddpm"),      # 10 digits per class: 1200 steps wanted, ~17800 affordable
+    (1797, (1, 8, 8), "ddpm"),     # all digits: 2000 wanted, ~10500 affordable
+    (100, (1, 28, 28), "ddpm"),    # 1200 wanted, 2962 affordable
+    (546, (1, 28, 28), "dcgan"),   # BreastMNIST: 2000 wanted, 1226 affordable
+    (5000, (3, 32, 32), "dcgan"),
+])
+def test_auto_picks_ddpm_only_where_its_budget_fits(n, shape, expected):
+    from synthaug.generators import resolve_model
+    from synthaug.generators.budget import DIFFUSION_RULE, default_batch_size, wanted_and_affordable
+
+    model, why = resolve_model("auto", n, shape)
+    wanted, affordable = wanted_and_affordable(n, shape, default_batch_size(n, DIFFUSION_RULE), 1, DIFFUSION_RULE)
+    assert model == expected and (affordable >= wanted) == (expected == "ddpm")
+    assert why.startswith("auto: ") and f"{wanted} steps" in why and f"affordable: {affordable}" in why
+
+
+def test_auto_follows_named_models_params_and_per_class_pairs():
+    from synthaug.generators import resolve_model
+
+    assert resolve_model("dcgan", 100, (1, 8, 8)) == ("dcgan", "--model dcgan")
+    assert resolve_model("auto", 100, (1, 8, 8), params=["lecam"])[0] == "dcgan"       # a GAN parameter
+    assert resolve_model("auto", 546, (1, 28, 28), params=["sample_steps"])[0] == "ddpm"  # a ddpm one
+    # per-class: 10 models share the budget, so 200 images of 28 x 28 no longer fit.
+    assert resolve_model("auto", 200, (1, 28, 28))[0] == "ddpm"
+    assert resolve_model("auto", 200, (1, 28, 28), n_classes=10, strategy="per-class")[0] == "dcgan"
