@@ -41,8 +41,8 @@ SELECT_CHOICES = ("none", "random", "coverage", "covariance", "critic")
 _GAN_OPTIONS = [
     click.option("--model", "model", type=click.Choice(MODEL_CHOICES), default=AUTO, show_default=True,
                  help="Generator: a GAN (dcgan, vanilla) or a denoising diffusion model (ddpm); auto: ddpm "
-                      "when its default budget affords the steps it wants on DATA (small sets, small "
-                      "images), else dcgan. GAN-only or ddpm-only options decide auto too."),
+                      "for images of at most 16 px whose default budget affords the steps it wants, "
+                      "else dcgan. GAN-only or ddpm-only options decide auto too."),
     click.option("--strategy", type=click.Choice(STRATEGIES), default="conditional", show_default=True,
                  help="One network pair conditioned on the label, or one pair per class."),
     click.option("--loss", type=click.Choice(LOSSES), default="hinge", show_default=True),

@@ -48,6 +48,7 @@ from ..exceptions import ConfigError
 
 __all__ = [
     "COST_BUDGET",
+    "DIFFUSION_MAX_SIDE",
     "DIFFUSION_RULE",
     "GAN_RULE",
     "BudgetRule",
@@ -138,24 +139,35 @@ def wanted_and_affordable(n_images: int, image_shape, batch_size: int, n_pairs: 
     return wanted, affordable
 
 
-def diffusion_fits(n_images: int, image_shape, n_pairs: int = 1) -> tuple[bool, str]:
-    """Does the diffusion model's default budget give it all the steps it wants?
+#: The largest image side (pixels) at which ``--model auto`` picks the diffusion model.
+DIFFUSION_MAX_SIDE = 16
 
-    The rule behind ``--model auto`` (:func:`~synthaug.generators.registry.resolve_model`):
-    when the cost cap of :data:`DIFFUSION_RULE` cuts the steps it wants, the denoiser is
-    under-trained in the default time and its samples are noise (measured: BreastMNIST,
-    546 images of 28 x 28, 1226 of the 2400 steps it wants: noisy textures, precision 0.38
-    in the gate against the GAN's 1.00); when it does not, its samples cover the real data far better than the GAN's
-    (10 and 20 digits per class of 8 x 8: recall 0.59 / 0.80 against 0.30 / 0.25).
-    Returns the answer and one line saying why.
+
+def diffusion_fits(n_images: int, image_shape, n_pairs: int = 1) -> tuple[bool, str]:
+    """Will the diffusion model's defaults train well on these data?
+
+    The rule behind ``--model auto`` (:func:`~synthaug.generators.registry.resolve_model`),
+    from what was measured (docs/benchmarks.md, sections 11 and 12): yes when the images
+    are at most ``DIFFUSION_MAX_SIDE`` pixels on a side *and* the cost cap of
+    :data:`DIFFUSION_RULE` affords all the steps it wants. There (10, 20 and 180 digits
+    per class, 8 x 8) its samples cover the real data far better than the GAN's (recall
+    0.59 / 0.80 against 0.30 / 0.25 in the digits study; gate recall 0.96 against 0.71
+    on all digits). At 28 x 28 (BreastMNIST, default width 16) its samples were noisy
+    textures whether the cap bound (546 images: 1226 of 2000 steps; gate precision 0.38)
+    or not (100 images: all 1200 steps; precision 0.27-0.37 in the study), while the
+    GAN's were not. Returns the answer and one line saying why.
     """
     n = max(1, int(n_images))
+    side = max(int(s) for s in tuple(image_shape)[1:])
+    size = "x".join(str(int(s)) for s in image_shape)
+    if side > DIFFUSION_MAX_SIDE:
+        return False, (f"{n} training images of {size}: above {DIFFUSION_MAX_SIDE} px the diffusion model's "
+                       "defaults were measured to draw noise where the GAN did not")
     wanted, affordable = wanted_and_affordable(n, image_shape, default_batch_size(n, DIFFUSION_RULE), n_pairs,
                                                DIFFUSION_RULE)
     fits = affordable >= wanted
-    return fits, (f"{n} training images of {'x'.join(str(int(s)) for s in image_shape)}: the diffusion model's "
-                  f"default budget {'covers' if fits else 'cannot afford'} the {wanted} steps it wants "
-                  f"(affordable: {affordable})")
+    return fits, (f"{n} training images of {size}: the diffusion model's default budget "
+                  f"{'covers' if fits else 'cannot afford'} the {wanted} steps it wants (affordable: {affordable})")
 
 
 def resolve_budget(n_images: int, image_shape, *, epochs: int | None = None, steps: int | None = None,

@@ -29,7 +29,8 @@ LOSSES = ("bce", "hinge")
 def resolve_model(model: str, n_images: int, image_shape, *, n_classes: int = 1,
                   strategy: str = "conditional", params=()) -> tuple[str, str]:
     """``model`` itself, or for ``"auto"``: ``"ddpm"`` when the diffusion model's default
-    budget affords all the steps it wants on these data, else ``"dcgan"``
+    budget affords all the steps it wants on these data and the images are at most 16 px
+    on a side, else ``"dcgan"``
     (:func:`~synthaug.generators.budget.diffusion_fits` has the measurements).
 
     The choice depends only on the data (never on the machine), so it is reproducible.

@@ -39,7 +39,7 @@ class GANOverSampler(BaseEstimator):
         passed in is never modified). None chooses from the rows it is fitted on, as
         ``synthaug augment --model auto`` does (:func:`~synthaug.generators.resolve_model`):
         ``ConditionalDiffusion(random_state=random_state)`` when the diffusion model's
-        default budget affords the steps it wants (small sets of small images), else
+        default budget affords the steps it wants on images of at most 16 px, else
         ``ConditionalGAN(random_state=random_state)`` (always with ``select="critic"``).
         ``GANOverSampler(generator=ConditionalDiffusion())`` over-samples with the
         diffusion model (``select="critic"`` needs a GAN's discriminator). ``OverSampler``
