@@ -2,7 +2,8 @@
 
 An arm is one way of building a classifier's training set from the real training
 subsample of a (seed, training size): ``real`` uses it as it is, ``classic`` adds
-shifted and rotated copies, ``gan`` adds synthetic images at each ratio, and so on.
+shifted and rotated copies, ``noise`` (a control, not run by default) adds copies with
+strong Gaussian pixel noise, ``gan`` adds synthetic images at each ratio, and so on.
 :data:`ARMS` holds one :class:`Arm` per arm, in report order; the config, the runner
 and the report read everything they need to know about an arm from its entry:
 
@@ -37,8 +38,12 @@ if TYPE_CHECKING:  # the config imports this table to validate arm names
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ARMS", "Arm", "ArmInputs", "Extra", "draw_name", "sample_weights", "synthetic_counts",
+__all__ = ["ARMS", "NOISE_STD", "Arm", "ArmInputs", "Extra", "draw_name", "sample_weights", "synthetic_counts",
            "training_set"]
+
+#: Pixel noise of the ``noise`` control arm (about 25 grey levels): strong enough to test
+#: whether noisy synthetic images help robustness only as noise would.
+NOISE_STD = 0.1
 
 #: A training set: images ``(N, C, H, W)``, labels ``(N,)`` and how many rows are not real.
 TrainingSet = tuple[np.ndarray, np.ndarray, int]
@@ -78,6 +83,12 @@ class ArmInputs:
         aug = classic_augment(self.X, n_copies=cfg.classic_copies, flips=cfg.flips,
                               random_state=derive_seed(self.seed, "classic", self.train_size, bits=32))
         return aug, np.tile(self.y, cfg.classic_copies)
+
+    def noisy(self) -> tuple[np.ndarray, np.ndarray]:
+        """One copy of each real image plus Gaussian pixel noise of std ``NOISE_STD``, clipped to [0, 1]."""
+        aug = classic_augment(self.X, n_copies=1, max_shift=0.0, max_rotation=0.0, noise_std=NOISE_STD,
+                              random_state=derive_seed(self.seed, "noise", self.train_size, bits=32))
+        return aug, self.y.copy()
 
     def drawn(self) -> tuple[np.ndarray, np.ndarray]:
         """The synthetic set drawn for this job's ratio."""
@@ -186,6 +197,8 @@ ARMS: dict[str, Arm] = {arm.name: arm for arm in (
     Arm("real", build=lambda inp: (inp.X, inp.y, 0), reported=lambda cfg, ratio: float("nan")),
     Arm("classic", build=lambda inp: with_added(inp, inp.classic()),
         reported=lambda cfg, ratio: float(cfg.classic_copies)),
+    Arm("noise", build=lambda inp: with_added(inp, inp.noisy()), reported=lambda cfg, ratio: 1.0,
+        default=lambda cfg: False),
     Arm("smote", build=_smote_set, grid=_mix,
         requires=Extra("imblearn", "imbalanced-learn", "imblearn")),
     Arm("gan", build=lambda inp: with_added(inp, inp.drawn()), grid=lambda cfg: cfg.ratios,

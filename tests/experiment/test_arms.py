@@ -38,7 +38,7 @@ def inputs(arm_ratio=None, synthetic=None, n=(4, 2)):
 
 
 def test_table_order_and_flags():
-    assert ALL_ARMS == tuple(ARMS) == ("real", "classic", "smote", "gan", "gan_balance", "gan_classic",
+    assert ALL_ARMS == tuple(ARMS) == ("real", "classic", "noise", "smote", "gan", "gan_balance", "gan_classic",
                                        "tstr", "adv_real", "adv_gan")
     assert all(name == arm.name for name, arm in ARMS.items())
     assert {n for n, a in ARMS.items() if a.needs_generator} == {"gan", "gan_balance", "gan_classic",
@@ -50,6 +50,7 @@ def test_table_order_and_flags():
 @pytest.mark.parametrize("arm, grid, reported", [
     ("real", (None,), [math.nan]),
     ("classic", (None,), [2.0]),
+    ("noise", (None,), [1.0]),
     ("smote", (1.0,), [1.0]),
     ("gan", (0.5, 2.0), [0.5, 2.0]),
     ("gan_balance", (None,), [math.nan]),
@@ -68,6 +69,7 @@ def test_grid_and_reported_ratio(arm, grid, reported):
     ("real", None, 6, 0),
     ("adv_real", None, 6, 0),
     ("classic", None, 18, 12),          # two copies of each of the 6 real images
+    ("noise", None, 12, 6),             # one noisy copy of each
     ("smote", 1.0, 12, 6),              # as many as the ratio-1 GAN arm
     ("gan", 0.5, 9, 3),                 # round(0.5 * 4) + round(0.5 * 2)
     ("gan", 2.0, 18, 12),
@@ -128,7 +130,8 @@ def test_default_arms_follow_each_entry():
     assert ExperimentConfig().resolved_arms() == ("real", "classic", "smote", "gan", "gan_balance",
                                                   "gan_classic", "tstr")
     assert "gan_balance" not in ExperimentConfig(balance=False).resolved_arms()
-    assert ExperimentConfig(robustness=True).resolved_arms() == ALL_ARMS
+    assert ExperimentConfig(robustness=True).resolved_arms() == tuple(a for a in ALL_ARMS if a != "noise")
+    assert "noise" in ExperimentConfig(arms=("noise",)).resolved_arms()  # a control: only when listed
     assert "adv_real" not in ExperimentConfig(robustness=True, classifiers=("logreg",)).resolved_arms()
     # real is always run: it is the baseline of every paired comparison.
     assert ExperimentConfig(arms=("gan",)).resolved_arms() == ("real", "gan")
@@ -164,3 +167,16 @@ def test_single_image_class_is_repeated():
     y = np.array([0, 0, 0, 1])
     xs, ys = smote(X, y, {0: 2, 1: 3}, k_neighbors=5, random_state=0)
     np.testing.assert_array_equal(xs[ys == 1], np.repeat(X[3:], 3, axis=0))
+
+
+def test_noise_arm_adds_noisy_copies_of_the_real_images():
+    from synthaug.experiment.arms import NOISE_STD
+
+    inp = inputs()
+    X, y, n_added = training_set("noise", inp)
+    added = X[6:]
+    np.testing.assert_array_equal(y, np.tile(inp.y, 2))
+    assert added.min() >= 0 and added.max() <= 1 and n_added == 6
+    diff = (added - inp.X)[(inp.X > 0.2) & (inp.X < 0.8)]  # away from the clip at 0 and 1
+    assert abs(diff.std() - NOISE_STD) < 0.03 and abs(diff.mean()) < 0.03
+    np.testing.assert_array_equal(training_set("noise", inputs())[0], X)  # seeded: the same copies
