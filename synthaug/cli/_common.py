@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NoReturn
 
 import click
 
@@ -56,6 +56,12 @@ class SynthaugGroup(click.Group):
 
 def _sigterm_to_interrupt(signum, frame):  # pragma: no cover - exercised by a subprocess test
     raise KeyboardInterrupt
+
+
+def exit_interrupted(kept: str) -> NoReturn:
+    """After Ctrl-C or SIGTERM: say what was kept (``kept``) and how to resume; exit 130."""
+    click.echo(f"\nInterrupted. {kept}; run the same command with --resume to continue.", err=True)
+    raise SystemExit(130) from None
 
 
 def check_output_dir(out: Path, overwrite: bool, flag: str = "--out") -> None:

@@ -19,7 +19,7 @@ import numpy as np
 from ..exceptions import ConfigError, JobError
 from ..generators.registry import MODEL_CHOICES
 from ..persistence import check_resume_stamp, package_versions, stamp_changes, to_jsonable, write_run_record
-from ._common import check_output_dir, data_options, load_data, positive, staged_output
+from ._common import check_output_dir, data_options, exit_interrupted, load_data, positive, staged_output
 
 
 def _int_list(flag: str, text: str | None) -> list[int] | None:
@@ -245,12 +245,7 @@ def evaluate(data: str | None, recipe: Path | None, out: Path, overwrite: bool, 
             with each_warning_once() as once:
                 report = run_experiment(dataset, config, progress=progress, cache=cache)
         except KeyboardInterrupt:
-            click.echo(
-                f"\nInterrupted. {len(cache)} finished job(s) are kept in {cache.directory}; run the same "
-                "command with --resume to continue.",
-                err=True,
-            )
-            raise SystemExit(130) from None
+            exit_interrupted(f"{len(cache)} finished job(s) are kept in {cache.directory}")
         except JobError as exc:
             # .message: Ray re-raises a job's error in a class whose str() adds a traceback.
             message, details = getattr(exc, "message", str(exc)), getattr(exc, "details", "")

@@ -23,7 +23,7 @@ from ..persistence import (
     write_json,
     write_run_record,
 )
-from ._common import check_output_dir, load_data, positive, staged_output
+from ._common import check_output_dir, exit_interrupted, load_data, positive, staged_output
 from .gan_options import (
     build_gan,
     check_gan_options,
@@ -108,12 +108,7 @@ def _fit_with_checkpoints(fit: Callable[[], Any], fitted: Callable[[], Any], cla
     try:
         return fit()
     except KeyboardInterrupt:
-        click.echo(
-            f"\nInterrupted. A checkpoint is saved in {ckpt}; run the same command with --resume "
-            "to continue.",
-            err=True,
-        )
-        raise SystemExit(130) from None
+        exit_interrupted(f"A checkpoint is saved in {ckpt}")
     except TrainingDivergedError as exc:
         # The estimator holds the last healthy weights; the output folder is not written
         # (the run did not finish), so save them where the user can find them.

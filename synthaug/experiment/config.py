@@ -123,11 +123,9 @@ class ExperimentConfig:
         Extra keyword arguments for the CNN, and per-classifier-name keyword arguments
         (``{"random_forest": {"n_estimators": 200}}``).
     gan_model, gan_strategy, gan_loss : str
-        Generator: a GAN architecture (``dcgan``, ``vanilla``), ``ddpm`` (the diffusion
-        generator, :class:`~synthaug.generators.ConditionalDiffusion`) or ``auto`` (the
-        default, as in the CLI: chosen per training size by
-        :func:`~synthaug.generators.resolve_model`; GAN-only ``gan_params``, ``gan_loss`` or
-        ``gan_select = "critic"`` choose the GAN), its conditioning
+        Generator: a GAN (``dcgan``, ``vanilla``), ``ddpm`` (``ConditionalDiffusion``) or
+        ``auto`` (the default, as in the CLI: :func:`~synthaug.generators.resolve_model` per
+        training size; GAN-only ``gan_params``/``gan_loss``/``gan_select`` choose a GAN), its conditioning
         strategy, and the GAN's loss (ignored by ``ddpm``). Every arm named ``gan*`` uses
         this generator; two runs of one recipe that differ only here share splits,
         subsamples and classifier seeds, so their results compare pair by pair.

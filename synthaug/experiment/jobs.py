@@ -66,8 +66,7 @@ def _seed(seed: int, *keys: str) -> int:
     return derive_seed(seed, *keys, bits=32)
 
 
-def make_generator(config: ExperimentConfig, random_state: int, X_fit: np.ndarray | None = None,
-                   y_fit: np.ndarray | None = None):
+def make_generator(config: ExperimentConfig, random_state: int, X_fit: np.ndarray, y_fit: np.ndarray):
     """An unfitted generator with the config's settings: a
     :class:`~synthaug.generators.ConditionalGAN`, or a
     :class:`~synthaug.generators.ConditionalDiffusion` for ``gan_model = "ddpm"``.
