@@ -175,7 +175,7 @@ class ExperimentConfig:
     robust_max_test : int or None
         Score robustness on at most this many test images (a fixed subset).
     quality : bool
-        Compute sample fidelity, TRTS and memorisation for each fitted generator.
+        Sample fidelity, TRTS and memorisation of each generator (fitted only for arms).
     quality_max_samples : int
         Synthetic images drawn per generator for the quality metrics.
     n_jobs : int
@@ -437,8 +437,8 @@ class ExperimentConfig:
         return self._robustness_spec
 
     def needs_generator(self) -> bool:
-        """Whether any arm (or the quality report) needs a fitted generator."""
-        return self.quality or any(ARMS[a].needs_generator for a in self.resolved_arms())
+        """Whether any arm needs a fitted generator (the quality report alone does not)."""
+        return any(ARMS[a].needs_generator for a in self.resolved_arms())
 
     # ------------------------------------------------------------------ construction
     @classmethod

@@ -136,6 +136,8 @@ def test_default_arms_follow_each_entry():
     # real is always run: it is the baseline of every paired comparison.
     assert ExperimentConfig(arms=("gan",)).resolved_arms() == ("real", "gan")
     assert not ExperimentConfig(arms=("classic",), quality=False).needs_generator()
+    # The quality report alone fits no generator: it describes the samples arms use.
+    assert not ExperimentConfig(arms=("real", "classic", "noise"), quality=True).needs_generator()
     assert ExperimentConfig(arms=("tstr",), quality=False).needs_generator()
 
 
@@ -180,3 +182,16 @@ def test_noise_arm_adds_noisy_copies_of_the_real_images():
     diff = (added - inp.X)[(inp.X > 0.2) & (inp.X < 0.8)]  # away from the clip at 0 and 1
     assert abs(diff.std() - NOISE_STD) < 0.03 and abs(diff.mean()) < 0.03
     np.testing.assert_array_equal(training_set("noise", inputs())[0], X)  # seeded: the same copies
+
+
+def test_a_study_without_generator_arms_fits_no_generator(monkeypatch, tiny_config, toy3):
+    # The quality report describes the samples arms use; with none, nothing is fitted for it.
+    import synthaug.experiment.jobs as jobs
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a generator was built although no arm uses one")
+
+    monkeypatch.setattr(jobs, "make_generator", no_fit)
+    report = run_experiment(toy3(8), tiny_config.replace(arms=("real", "classic"), quality=True))
+    assert sorted(report.results["arm"].unique()) == ["classic", "real"]
+    assert report.quality.empty
