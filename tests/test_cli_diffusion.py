@@ -107,3 +107,15 @@ def test_model_auto_chooses_from_the_data_and_the_options(toy_npz: Path, tmp_pat
     assert json.loads((tmp_path / "m" / "config.json").read_text())["options"]["model"] == chosen
     fmt = {"ddpm": "synthaug.ConditionalDiffusion", "dcgan": "synthaug.ConditionalGAN"}[chosen]
     assert json.loads((tmp_path / "m" / "model" / "generator.json").read_text())["format"] == fmt
+
+
+def test_model_auto_line_is_printed_once_under_torchrun(capsys) -> None:
+    """Every torchrun rank resolves auto the same way; only rank 0 says so."""
+    from synthaug.cli.gan_options import resolve_cli_model
+
+    ds = make_toy_images(6, n_classes=2, image_size=8, random_state=0)
+    opts = {"model": "auto", "strategy": "conditional", "select": "coverage"}
+    assert resolve_cli_model(opts, ds, 2, main=False)["model"] == "dcgan"
+    assert capsys.readouterr().err == ""
+    assert resolve_cli_model(opts, ds, 2, main=True)["model"] == "dcgan"
+    assert "Generator: dcgan (auto: torchrun given)." in capsys.readouterr().err

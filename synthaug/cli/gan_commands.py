@@ -262,7 +262,7 @@ def train(data: str, out: Path, overwrite: bool, validation_fraction: str, **opt
     val = _validation_split(dataset, fraction)
     ckpt = _checkpoint_dir(out)
     main, n_proc = _process_info()
-    opts = resolve_cli_model(opts, train_set, n_proc)
+    opts = resolve_cli_model(opts, train_set, n_proc, main=main)
     if not main:
         _fit_on_worker(build_gan({**opts, "progress": False}, ckpt), train_set, val, fraction, opts, data, ckpt)
         return
@@ -373,7 +373,7 @@ def augment(data: str, out: Path, overwrite: bool, ratio, balance, n_per_class, 
     val = _validation_split(dataset, fraction)
     ckpt = _checkpoint_dir(out)
     main, n_proc = _process_info()
-    opts = resolve_cli_model(opts, train_set, n_proc)
+    opts = resolve_cli_model(opts, train_set, n_proc, main=main)
     if not main:  # the same fit as fit_resample's; drawing and writing are rank 0's
         _fit_on_worker(build_gan({**opts, "progress": False}, ckpt), train_set, val, fraction, opts, data, ckpt)
         return

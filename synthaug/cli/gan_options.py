@@ -192,12 +192,13 @@ def _given(opts: dict[str, Any], options) -> list[str]:
     return ["--" + name.replace("_", "-") for name, default in options if opts.get(name, default) != default]
 
 
-def resolve_cli_model(opts: dict[str, Any], train_set, n_proc: int = 1) -> dict[str, Any]:
+def resolve_cli_model(opts: dict[str, Any], train_set, n_proc: int = 1, *, main: bool = True) -> dict[str, Any]:
     """``opts`` with ``--model auto`` replaced by the generator it chooses on ``train_set``.
 
     GAN-only options (or ``--select critic``, or torchrun with several processes) choose
     dcgan, diffusion-only ones ddpm; otherwise :func:`~synthaug.generators.resolve_model`
-    decides from the data. Prints one line saying which and why.
+    decides from the data. Prints one line saying which and why (``main``: only torchrun's
+    rank 0 prints).
     """
     from ..generators import resolve_model
 
@@ -211,7 +212,8 @@ def resolve_cli_model(opts: dict[str, Any], train_set, n_proc: int = 1) -> dict[
     else:
         model, why = resolve_model(AUTO, len(train_set.labels), train_set.images.shape[1:],
                                    n_classes=train_set.n_classes, strategy=opts["strategy"])
-    click.echo(f"Generator: {model} ({why}).", err=True)
+    if main:
+        click.echo(f"Generator: {model} ({why}).", err=True)
     return {**opts, "model": model}
 
 
