@@ -75,6 +75,22 @@ def test_ddpm_only_options_are_refused_with_a_gan(toy_npz: Path, tmp_path: Path)
     assert "Traceback" not in result.output and not (tmp_path / "o").exists()
 
 
+def test_augment_p_reaches_the_model_and_is_checked(toy_npz: Path, tmp_path: Path) -> None:
+    """--augment-p: a ddpm-only option (auto picks ddpm for it), recorded, validated, refused with a GAN."""
+    result = invoke("train", toy_npz, "--out", tmp_path / "m", "--epochs", "1", "--no-progress",
+                    "--sample-steps", "3", "--augment-p", "0.5")
+    assert result.exit_code == 0, result.output
+    assert "Generator: ddpm (auto: --sample-steps, --augment-p given)" in result.stderr
+    meta = json.loads((tmp_path / "m" / "model" / "generator.json").read_text())
+    assert meta["params"]["augment_p"] == 0.5
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["options"]["augment_p"] == 0.5
+    for args, message in [(["--model", "ddpm", "--augment-p", "1.5"], "--augment-p must be in [0, 1], got 1.5."),
+                          (["--model", "dcgan", "--augment-p", "0.5"], "--augment-p applies to --model ddpm only")]:
+        result = CliRunner().invoke(cli, ["train", str(toy_npz), "--out", str(tmp_path / "o"), *args])
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert "Traceback" not in result.output and not (tmp_path / "o").exists()
+
+
 def test_critic_selection_needs_a_gan(toy_npz: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["augment", str(toy_npz), "--out", str(tmp_path / "o"), *DDPM,
                                       "--select", "critic", "--accept-low-quality"])

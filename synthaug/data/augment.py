@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from ..seeding import seed_from, torch_generator
 from ..exceptions import ConfigError, InvalidDataError
 
-__all__ = ["classic_augment"]
+__all__ = ["affine_theta", "classic_augment"]
 
 _CHUNK = 2048  # images warped at once: bounds the (B, H, W, 2) sampling grid's memory
 
@@ -30,6 +30,29 @@ def _check_number(name: str, value, lo: float, hi: float | None = None) -> float
         bound = f">= {lo:g}" if hi is None else f"in [{lo:g}, {hi:g})"
         raise ConfigError(f"{name} must be {bound}, got {value:g}.")
     return value
+
+
+def affine_theta(angle: torch.Tensor, shift: torch.Tensor, h: int, w: int,
+                 flip: torch.Tensor | None = None) -> torch.Tensor:
+    """``F.affine_grid``'s matrices for a rotation by ``angle`` (radians) about the image
+    centre, in pixel space, then a shift by ``shift`` (normalised coordinates: 2 is the
+    whole width / height), with an optional left-right ``flip`` (-1) applied first.
+
+    Shape
+    -----
+    angle : ``(T,)``; shift : ``(T, 2)`` (x, y); flip : ``(T,)`` of +-1 or None; returns
+    ``(T, 2, 3)`` in ``angle``'s dtype and device.
+    """
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    flip = torch.ones_like(angle) if flip is None else flip
+    # x spans W and y spans H in affine_grid's coordinates: a rotation in pixels needs the aspect.
+    theta = torch.zeros(angle.shape[0], 2, 3, dtype=angle.dtype, device=angle.device)
+    theta[:, 0, 0] = cos * flip
+    theta[:, 0, 1] = -sin * (h / w)
+    theta[:, 1, 0] = sin * (w / h) * flip
+    theta[:, 1, 1] = cos
+    theta[:, :, 2] = shift
+    return theta
 
 
 def classic_augment(
@@ -115,16 +138,7 @@ def classic_augment(
     flip = torch.ones(total, dtype=torch.float64)
     if flips:
         flip = torch.where(torch.rand(total, generator=gen) < 0.5, -1.0, 1.0).to(torch.float64)
-    cos, sin = torch.cos(angle), torch.sin(angle)
-    # Rotation in pixel space expressed in affine_grid's normalised coordinates
-    # (x spans W, y spans H), with the left-right flip applied to the output x first.
-    theta = torch.zeros(total, 2, 3, dtype=torch.float64)
-    theta[:, 0, 0] = cos * flip
-    theta[:, 0, 1] = -sin * (h / w)
-    theta[:, 1, 0] = sin * (w / h) * flip
-    theta[:, 1, 1] = cos
-    theta[:, :, 2] = shift
-    theta = theta.to(torch.float32)  # (T, 2, 3)
+    theta = affine_theta(angle, shift, h, w, flip).to(torch.float32)  # (T, 2, 3)
 
     src = torch.from_numpy(np.require(arr, np.float32, ["C", "W"]))  # (N, C, H, W); copies read-only input
     out = np.empty((total, c, h, w), np.float32)

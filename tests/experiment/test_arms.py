@@ -186,7 +186,7 @@ def test_noise_arm_adds_noisy_copies_of_the_real_images():
 
 def test_a_study_without_generator_arms_fits_no_generator(monkeypatch, tiny_config, toy3):
     # The quality report describes the samples arms use; with none, nothing is fitted for it.
-    import synthaug.experiment.jobs as jobs
+    from synthaug.experiment import jobs
 
     def no_fit(*args, **kwargs):
         raise AssertionError("a generator was built although no arm uses one")

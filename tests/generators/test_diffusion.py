@@ -139,6 +139,7 @@ def test_no_discriminator(toy):
         ({"label_dropout": 1.0}, "label_dropout must be a number in [0, 1), got 1.0."),
         ({"timesteps": 1}, "timesteps must be an integer >= 2, got 1."),
         ({"ema_decay": 1.0}, "ema_decay must be a number in [0, 1), got 1.0."),
+        ({"augment_p": 1.5}, "augment_p must be a number in [0, 1], got 1.5."),
     ],
 )
 def test_bad_parameters(toy, params, message):
@@ -162,3 +163,36 @@ def test_default_width_follows_the_image_size():
     assert ConditionalDiffusion(width=24)._width((1, 28, 28)) == 24
     with pytest.raises(ConfigError, match="width must be an integer >= 2"):
         ConditionalDiffusion(width=1).fit(np.zeros((4, 1, 8, 8), np.float32), [0, 0, 1, 1])
+
+
+def test_warp_batch_warps_the_flagged_images_only():
+    x = torch.zeros(64, 1, 9, 9)
+    x[:, :, 4, 4] = 1.0  # one bright pixel in the centre
+    same, flags = diffusion_training.warp_batch(x, torch.Generator().manual_seed(0), 0.0)
+    assert torch.equal(same, x) and flags.sum() == 0
+    out, flags = diffusion_training.warp_batch(x, torch.Generator().manual_seed(0), 0.5)
+    again, flags2 = diffusion_training.warp_batch(x, torch.Generator().manual_seed(0), 0.5)
+    assert torch.equal(out, again) and torch.equal(flags, flags2)  # seeded by the generator
+    assert 10 < int(flags.sum()) < 54 and flags.dtype == torch.int64
+    on = flags.bool()
+    assert torch.equal(out[~on], x[~on])
+    moved = (out[on] - x[on]).abs().flatten(1).amax(1)  # (n_on,): how much each warped image changed
+    assert (moved > 0.05).float().mean() > 0.9
+    assert out.min() >= 0.0 and out.max() <= 1.0
+
+
+def test_augmentation_adds_a_warp_input_that_starts_at_zero(toy):
+    plain = ConditionalDiffusion(**TINY, epochs=1).fit(*toy)
+    assert plain.generators_[0].warp_emb is None
+    model = ConditionalDiffusion(**TINY, epochs=3, augment_p=0.5, ema_decay=None)
+    net = model._make_generator(3, (1, 8, 8), "cpu", torch.Generator().manual_seed(0))
+    assert torch.count_nonzero(net.warp_emb.weight) == 0
+    # Registered last and zero: the other initial weights are those of a network without it.
+    bare = ConditionalDiffusion(**TINY)._make_generator(3, (1, 8, 8), "cpu", torch.Generator().manual_seed(0))
+    for (name, p), (name0, p0) in zip(net.named_parameters(), bare.named_parameters()):
+        assert name == name0 and torch.equal(p, p0)
+    model.fit(*toy)
+    learned = model.generators_[0].warp_emb.weight
+    assert torch.count_nonzero(learned) > 0  # it learned something about warped images
+    samples = model.sample([0, 1, 2], random_state=0)
+    assert samples.shape == (3, 1, 8, 8) and 0.0 <= samples.min() and samples.max() <= 1.0

@@ -33,16 +33,18 @@ def alpha_bars(timesteps: int) -> torch.Tensor:
 
 
 def diffusion_loss(net, x0: torch.Tensor, labels: torch.Tensor | None, abar: torch.Tensor,
-                   gen: torch.Generator, label_dropout: float, null_label: int) -> torch.Tensor:
+                   gen: torch.Generator, label_dropout: float, null_label: int,
+                   warped: torch.Tensor | None = None) -> torch.Tensor:
     """Mean squared error of the predicted noise on one batch.
 
     Draws from ``gen``, in this order: timesteps ``(B,)``, noise ``(B, C, H, W)``, and
     (conditional networks with ``label_dropout > 0``) the dropout mask ``(B,)``.
+    ``warped`` (which images training-time augmentation warped) goes to the network.
 
     Shape
     -----
     x0 : ``(B, C, H, W)`` in ``[0, 1]``; labels : ``(B,)`` int64 or None; abar : ``(T,)``
-    float32 on the device of ``x0``.
+    float32 on the device of ``x0``; warped : ``(B,)`` int64 or None.
     """
     b = x0.shape[0]
     x0 = x0 * 2.0 - 1.0
@@ -53,7 +55,8 @@ def diffusion_loss(net, x0: torch.Tensor, labels: torch.Tensor | None, abar: tor
     if labels is not None and label_dropout > 0:
         drop = torch.rand(b, generator=gen, device=x0.device) < label_dropout
         labels = torch.where(drop, torch.full_like(labels, null_label), labels)
-    return torch.mean((net(xt, t, labels) - eps) ** 2)
+    pred = net(xt, t, labels) if warped is None else net(xt, t, labels, warped)
+    return torch.mean((pred - eps) ** 2)
 
 
 def ddim_timesteps(timesteps: int, n_steps: int) -> list[int]:

@@ -83,14 +83,19 @@ class DiffusionUNet(nn.Module):
         Channels of the first level; deeper levels have ``2 * width``.
     levels : int or None
         Resolution levels (None: :func:`levels_for` the image size).
+    warp_flag : bool
+        Also embed whether each input was warped by training-time augmentation
+        (``warped`` in :meth:`forward`; None, as when sampling, means not warped).
 
     Shape
     -----
     x : ``(B, C, H, W)``; t : ``(B,)`` int64; y : ``(B,)`` int64 in ``[0, n_classes]``
-    (``n_classes``: the null label) or None; returns ``(B, C, H, W)``.
+    (``n_classes``: the null label) or None; warped : ``(B,)`` int64 in {0, 1} or None;
+    returns ``(B, C, H, W)``.
     """
 
-    def __init__(self, image_shape, n_classes: int, width: int = 32, levels: int | None = None):
+    def __init__(self, image_shape, n_classes: int, width: int = 32, levels: int | None = None, *,
+                 warp_flag: bool = False):
         super().__init__()
         c, h, w = (int(s) for s in image_shape)
         self.image_shape = (c, h, w)
@@ -123,8 +128,15 @@ class DiffusionUNet(nn.Module):
         self.out = nn.Conv2d(prev, c, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        # Non-leaking augmentation: "this training image was warped" (1) or not (0, and
+        # always when sampling). Registered last and zero at the start, so a network
+        # without it draws the same initial weights.
+        self.warp_emb = nn.Embedding(2, emb_dim) if warp_flag else None
+        if self.warp_emb is not None:
+            nn.init.zeros_(self.warp_emb.weight)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None,
+                warped: torch.Tensor | None = None) -> torch.Tensor:
         _, _, h, w = x.shape
         m = 2 ** (self.levels - 1)
         ph, pw = (-h) % m, (-w) % m
@@ -135,6 +147,8 @@ class DiffusionUNet(nn.Module):
         if self.class_emb is not None:
             labels = torch.full_like(t, self.n_classes) if y is None else y
             emb = emb + self.class_emb(labels)
+        if self.warp_emb is not None and warped is not None:
+            emb = emb + self.warp_emb(warped)
         emb = F.silu(emb)
         hs = []
         hcur = self.stem(x)
