@@ -84,7 +84,8 @@ def test_augment_p_reaches_the_model_and_is_checked(toy_npz: Path, tmp_path: Pat
     meta = json.loads((tmp_path / "m" / "model" / "generator.json").read_text())
     assert meta["params"]["augment_p"] == 0.5
     assert json.loads((tmp_path / "m" / "config.json").read_text())["options"]["augment_p"] == 0.5
-    for args, message in [(["--model", "ddpm", "--augment-p", "1.5"], "--augment-p must be in [0, 1], got 1.5."),
+    never_clean = "--augment-p must be in [0, 1) (at 1 the model never sees an unwarped image), got 1.0."
+    for args, message in [(["--model", "ddpm", "--augment-p", "1.0"], never_clean),
                           (["--model", "dcgan", "--augment-p", "0.5"], "--augment-p applies to --model ddpm only")]:
         result = CliRunner().invoke(cli, ["train", str(toy_npz), "--out", str(tmp_path / "o"), *args])
         assert result.exit_code == 1 and message in result.output, result.output

@@ -189,8 +189,9 @@ def check_gan_options(opts: dict[str, Any]) -> None:
         positive("--sample-steps", opts["sample_steps"])
         if not opts["guidance_scale"] >= 0:
             raise ConfigError(f"--guidance-scale must be >= 0, got {opts['guidance_scale']}.")
-        if not 0.0 <= opts.get("augment_p", 0.0) <= 1.0:
-            raise ConfigError(f"--augment-p must be in [0, 1], got {opts['augment_p']}.")
+        if not 0.0 <= opts.get("augment_p", 0.0) < 1.0:
+            raise ConfigError(f"--augment-p must be in [0, 1) (at 1 the model never sees an unwarped "
+                              f"image), got {opts['augment_p']}.")
 
 
 def _given(opts: dict[str, Any], options) -> list[str]:

@@ -139,7 +139,7 @@ def test_no_discriminator(toy):
         ({"label_dropout": 1.0}, "label_dropout must be a number in [0, 1), got 1.0."),
         ({"timesteps": 1}, "timesteps must be an integer >= 2, got 1."),
         ({"ema_decay": 1.0}, "ema_decay must be a number in [0, 1), got 1.0."),
-        ({"augment_p": 1.5}, "augment_p must be a number in [0, 1], got 1.5."),
+        ({"augment_p": 1.0}, "augment_p must be a number in [0, 1), got 1.0."),
     ],
 )
 def test_bad_parameters(toy, params, message):

@@ -93,11 +93,11 @@ class ConditionalDiffusion(BaseEstimator):
     ema_decay : float or None, default 0.995
         Decay of the EMA of the weights used for sampling (with the GAN's warm-up); None
         samples from the raw weights.
-    augment_p : float in [0, 1], default 0.0
+    augment_p : float in [0, 1), default 0.0
         Training-time augmentation: the probability that a batch image is rotated (up to
         10 degrees) and shifted (up to 10% of its size). The network is told which images
         were warped and samples as "not warped", so the samples are not warped themselves
-        (non-leaking augmentation). Measured on 10 digits per class (docs/benchmarks.md
+        (non-leaking augmentation; below 1, or it never sees an unwarped image). Measured on 10 digits per class (docs/benchmarks.md
         section 13): 0.5 keeps the samples farther from the training digits (copy ratio
         0.73-0.76 instead of 0.54-0.67) at lower recall; 0 (off) by default.
     device, random_state, progress, checkpoint_dir, checkpoint_every, max_rollbacks
@@ -166,7 +166,7 @@ class ConditionalDiffusion(BaseEstimator):
         check_float("label_dropout", self.label_dropout, 0.0, 1.0, low_open=False, high_open=True)
         if self.ema_decay is not None:
             check_float("ema_decay", self.ema_decay, 0.0, 1.0, low_open=False, high_open=True)
-        check_float("augment_p", self.augment_p, 0.0, 1.0, low_open=False, high_open=False)
+        check_float("augment_p", self.augment_p, 0.0, 1.0, low_open=False, high_open=True)
         check_int("checkpoint_every", self.checkpoint_every, 1)
         check_int("max_rollbacks", self.max_rollbacks, 0)
 
