@@ -152,7 +152,9 @@ def test_l2_pgd_scores_every_cnn_arm_over_the_l2_grid():
 
 
 def test_quality_and_memorisation_tables():
-    cfg = ExperimentConfig(seeds=(0,), arms=("real",), classifiers=("logreg",), quality=True, **TINY)
+    # the tables describe the samples a generator arm uses (a real-only study fits no generator)
+    cfg = ExperimentConfig(seeds=(0,), arms=("real", "gan"), ratios=(1.0,), classifiers=("logreg",), quality=True,
+                           **TINY)
     report = run_experiment(toy(10), cfg)
     q = report.quality
     assert list(q["class"]) == ["all", "0", "1", "2"]
@@ -166,7 +168,10 @@ def test_quality_and_memorisation_tables():
     # the real gate judged the generator against the real reference; real rows carry no verdict
     assert {f"reference_{n}" for n in ("precision", "recall", "trts_accuracy")} <= set(q.columns)
     assert q["gate_passed"].map(type).eq(bool).all() and q["gate_passed"].nunique() == 1
-    assert report.results["gate_passed"].isna().all() and report.results["synthetic_weight"].isna().all()
+    real = report.results[report.results["arm"] == "real"]
+    assert real["gate_passed"].isna().all() and real["synthetic_weight"].isna().all()
+    gan = report.results[report.results["arm"] == "gan"]
+    assert gan["gate_passed"].map(type).eq(bool).all() and (gan["synthetic_weight"] == 1.0).all()
 
 
 def test_results_carry_the_gate_verdict_of_their_generator(monkeypatch):
