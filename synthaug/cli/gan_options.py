@@ -110,7 +110,7 @@ _SELECT_OPTIONS = [
                  help="Draw a pool per class and keep the samples that best cover the real class "
                       "(coverage), match its mean and covariance (covariance), or that the "
                       "discriminator scores highest (critic)."),
-    click.option("--pool-factor", type=float, default=4.0, show_default=True,
+    click.option("--pool-factor", type=float, default=8.0, show_default=True,
                  help="Pool size per class relative to the samples kept (with --select)."),
     click.option("--copy-guard", type=float, default=0.0, show_default=True,
                  help="With --select coverage: skip samples nearer a real image than this x the real "

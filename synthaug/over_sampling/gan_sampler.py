@@ -68,7 +68,7 @@ class GANOverSampler(BaseEstimator):
         and covariance (``"covariance"``), or score highest with the discriminator
         (``"critic"``); pixel space. None or ``"none"`` keeps the first draws (no pool).
         The default was chosen by the low-data ablation in docs/benchmarks.md.
-    pool_factor : float, default 4
+    pool_factor : float, default 8
         Pool size per class relative to the requested count (with ``select``).
     copy_guard : float, default 0 (off)
         ``"coverage"`` skips pool samples nearer a fitted real row than ``copy_guard`` x

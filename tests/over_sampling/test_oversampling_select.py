@@ -212,7 +212,8 @@ def test_class_without_real_rows_is_refused():
 
 
 def test_pool_size():
-    assert pool_size({1: 5, 0: 2}) == {0: 8, 1: 20}
+    assert pool_size({1: 5, 0: 2}) == {0: 16, 1: 40}  # the default factor, 8
+    assert pool_size({1: 5, 0: 2}, factor=4) == {0: 8, 1: 20}
     assert pool_size({0: 3}, factor=1.5) == {0: 5}
     with pytest.raises(ConfigError, match="pool factor"):
         pool_size({0: 3}, factor=0.5)
