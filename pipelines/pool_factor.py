@@ -36,7 +36,7 @@ def main() -> None:
         X_tr = t["train_images"].reshape(len(t["train_images"]), -1) / 255.0
         y_tr, y_te = t["train_labels"], t["test_labels"]
         X_te = t["test_images"].reshape(len(y_te), -1) / 255.0
-    side = int(round(np.sqrt(X_tr.shape[1])))
+    side = round(X_tr.shape[1] ** 0.5)
     nearest = NearestNeighbors(n_neighbors=1).fit(X_tr)
     test_distance = np.median(nearest.kneighbors(X_te)[0])
     real = SVC().fit(X_tr, y_tr).score(X_te, y_te)
