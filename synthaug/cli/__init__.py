@@ -7,6 +7,8 @@ the library and writes files; errors from the library become one clean line.
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from .. import __version__
@@ -36,5 +38,23 @@ _register()
 
 
 def main() -> None:
-    """Console entry point."""
-    cli(prog_name="synthaug")
+    """Console entry point.
+
+    An interrupted command (Ctrl-C, SIGTERM) has already cleaned up and asked for exit
+    130 when it gets here. CPython may still end such a process by SIGINT (exit -2)
+    after finalisation, when the KeyboardInterrupt passed through code it ran for a
+    library (observed about half the time for `evaluate` interrupted in its first job),
+    so that exit runs the exit handlers and leaves with 130 itself.
+    """
+    try:
+        cli(prog_name="synthaug")
+    except SystemExit as exc:
+        if exc.code != 130:
+            raise
+        import atexit
+        import os
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        atexit._run_exitfuncs()
+        os._exit(130)

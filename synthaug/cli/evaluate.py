@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from contextlib import contextmanager
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any
 
 import click
 import numpy as np
 
 from ..exceptions import ConfigError, JobError
+from ..log_once import each_warning_once
 from ..generators.registry import MODEL_CHOICES
 from ..persistence import check_resume_stamp, package_versions, stamp_changes, to_jsonable, write_run_record
 from ._common import check_output_dir, data_options, exit_interrupted, load_data, positive, staged_output
@@ -60,53 +59,6 @@ def _sizes(text: str | None) -> list[int | str] | None:
 
 def _names(text: str | None) -> list[str] | None:
     return None if text is None else [v.strip() for v in text.split(",") if v.strip()]
-
-
-class _OncePerRun(logging.Filter):
-    """Let each distinct warning through once; count the repeats it holds back.
-
-    A study repeats the same job per seed, train size and class, so a library warning
-    (e.g. ``frechet_distance``'s singular covariance) would otherwise print dozens of
-    times.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.first: dict[tuple[str, str], logging.LogRecord] = {}
-        self.n_repeats = 0
-        self._last: logging.LogRecord | None = None
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING:
-            return True
-        # One filter sits on every handler: each handler asks about the same record, so
-        # pass the first record of a message everywhere, and count a repeat once.
-        first = self.first.setdefault((record.name, record.getMessage()), record)
-        if first is not record and record is not self._last:
-            self.n_repeats += 1
-        self._last = record
-        return first is record
-
-
-@contextmanager
-def each_warning_once() -> Iterator[_OncePerRun]:
-    """For the duration of the block, every handler of the root logger shows each
-    distinct warning once (jobs run in this process; loky workers, with ``--n-jobs``
-    above 1, log on their own).
-
-    Yields the filter, whose ``n_repeats`` counts the warnings held back.
-    """
-    once = _OncePerRun()
-    handlers = list(logging.getLogger().handlers) or [logging.lastResort]
-    for handler in handlers:
-        if handler is not None:
-            handler.addFilter(once)
-    try:
-        yield once
-    finally:
-        for handler in handlers:
-            if handler is not None:
-                handler.removeFilter(once)
 
 
 def _run_stamp(config, dataset) -> dict:

@@ -19,6 +19,9 @@ the job ran in a local process, on a Dask worker or on a Ray worker. Four rules:
   threads): a worker runs one job per worker thread, and each job using every core
   would oversubscribe the machine. Processes that joblib starts (loky) are capped by
   joblib already; the main process (``n_jobs=1``) keeps its threads.
+- **Each warning once.** A job runs with a log filter shared by every job of its study
+  in that process (:func:`~synthaug.log_once.once_per_study`): a library warning that
+  every job repeats prints once per worker, not once per job.
 - **Errors name the job.** An exception inside a job becomes a
   :class:`~synthaug.exceptions.JobError` whose message starts with the job's label
   (seed, training size, arm, ratio) and keeps the job's type and message; its
@@ -45,6 +48,7 @@ from joblib import parallel as joblib_parallel
 from threadpoolctl import threadpool_limits
 
 from ..exceptions import JobError
+from ..log_once import once_per_study
 
 __all__ = ["Task", "caller_set_parallel", "limit_threads", "run_tasks"]
 
@@ -105,25 +109,29 @@ def limit_threads(n_threads: int | None) -> Iterator[None]:
                     torch.set_num_threads(_threads_state["saved"])
 
 
-def _run_job(key: Hashable, label: str, n_threads: int | None, func: Callable, *args) -> tuple:
-    """``(key, func(*args))`` with capped threads; a failure becomes a JobError naming ``label``."""
+def _run_job(key: Hashable, label: str, n_threads: int | None, study: str | None, func: Callable,
+             *args) -> tuple:
+    """``(key, func(*args))`` with capped threads and each warning once per process and
+    ``study``; a failure becomes a JobError naming ``label``."""
     try:
-        with limit_threads(n_threads):
+        with limit_threads(n_threads), once_per_study(study):
             return key, func(*args)
     except Exception as exc:
         raise JobError(f"{label} failed: {type(exc).__name__}: {exc}", traceback.format_exc()) from exc
 
 
-def run_tasks(tasks: Sequence[Task], n_jobs: int) -> Iterator[tuple[Hashable, Any]]:
+def run_tasks(tasks: Sequence[Task], n_jobs: int, *, study: str | None = None) -> Iterator[tuple[Hashable, Any]]:
     """Run ``tasks`` through joblib's active backend; yield ``(key, result)`` as each finishes.
 
     ``n_jobs`` is used only when the caller has set no ``joblib.parallel_config``.
+    ``study`` (an id shared by every call of one study): a warning a job logs is shown
+    once per process and study (:func:`~synthaug.log_once.once_per_study`).
     """
     if not tasks:
         return
     kwargs = {} if caller_set_parallel() else {"n_jobs": n_jobs}
     n_threads = _threads_per_job()
-    calls = [delayed(_run_job)(t.key, t.label, n_threads, t.func, *t.args) for t in tasks]
+    calls = [delayed(_run_job)(t.key, t.label, n_threads, study, t.func, *t.args) for t in tasks]
     try:
         parallel = Parallel(return_as="generator_unordered", **kwargs)
     except ValueError:  # the backend cannot return results as they come (Ray, multiprocessing)

@@ -40,6 +40,7 @@ import importlib
 import logging
 import sys
 import time
+import uuid
 from typing import Any, Callable, Iterable
 
 import pandas as pd
@@ -81,7 +82,7 @@ def _label(key: tuple) -> str:
 
 
 def _run_jobs(cache: JobCache | None, keys: Iterable[tuple], job: Callable[[tuple], tuple], bar,
-              n_jobs: int) -> tuple[dict[tuple, Any], int]:
+              n_jobs: int, study: str) -> tuple[dict[tuple, Any], int]:
     """Each key's result: loaded from ``cache`` when stored there, else run by joblib.
 
     ``job(key)`` gives the ``(func, *args)`` of that key's job. Results arrive as the
@@ -102,7 +103,7 @@ def _run_jobs(cache: JobCache | None, keys: Iterable[tuple], job: Callable[[tupl
     for key in pending:
         func, *args = job(key)
         tasks.append(Task(key, _label(key), func, tuple(args)))
-    for key, result in run_tasks(tasks, n_jobs):
+    for key, result in run_tasks(tasks, n_jobs, study=study):
         if cache is not None:
             cache.save(key, result)
         done[key] = result
@@ -228,6 +229,7 @@ def run_experiment(dataset: ImageDataset | str | None, config: ExperimentConfig,
                desc="experiment", unit="job")
     sizes = {str(size): size for size in config.train_sizes}
     first_seed = config.seeds[0]
+    study = uuid.uuid4().hex  # names this run to the jobs' log filters (each warning once); no result depends on it
 
     def classify_job(key: tuple) -> tuple:
         _, seed, size, arm, ratio = key
@@ -241,9 +243,9 @@ def run_experiment(dataset: ImageDataset | str | None, config: ExperimentConfig,
         bar.set_postfix_str("generators")
         preps, n_prep_reused = _run_jobs(cache, prep_keys, lambda key: (
             prepare, key[1], sizes[key[2]], X_train, y_train, X_test, y_test, K, config, arms,
-            key[1] == first_seed), bar, config.n_jobs)
+            key[1] == first_seed), bar, config.n_jobs, study)
         bar.set_postfix_str("classifiers")
-        done, n_job_reused = _run_jobs(cache, job_keys, classify_job, bar, config.n_jobs)
+        done, n_job_reused = _run_jobs(cache, job_keys, classify_job, bar, config.n_jobs, study)
     bar.close()
     # Results are gathered in grid order, whether a job ran now or was loaded.
     rows: list[dict] = []

@@ -5,6 +5,7 @@ The cluster tests (test_cluster_backends.py) run real local clusters; these need
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 import threading
@@ -163,3 +164,32 @@ def test_unreachable_ray_head_fails_fast_naming_it():
             use_backend("ray", address):
         pass
     assert time.monotonic() - start < 30
+
+
+# ------------------------------------------------------------------ warnings
+def _warn_twice(i: int) -> int:
+    log = logging.getLogger("synthaug.metrics.fidelity")
+    log.warning("frechet_distance: singular covariance")
+    log.warning("frechet_distance: singular covariance")
+    return i
+
+
+def test_a_warning_every_job_repeats_prints_once_per_process_and_study(caplog):
+    from synthaug.log_once import OncePerRun
+
+    tasks = [Task(k, f"job {k}", _warn_twice, (k,)) for k in range(6)]
+
+    def shown() -> int:
+        return [r.getMessage() for r in caplog.records].count("frechet_distance: singular covariance")
+
+    with caplog.at_level(logging.WARNING):
+        with joblib.parallel_config(backend="threading", n_jobs=2):  # jobs in threads of this process
+            assert dict(run_tasks(tasks, n_jobs=1, study="a")) == {k: k for k in range(6)}
+            assert shown() == 1  # 12 warnings, one shown
+            dict(run_tasks(tasks, n_jobs=1, study="a"))  # the same study's next phase
+            assert shown() == 1
+            dict(run_tasks(tasks, n_jobs=1, study="b"))  # another study shows it again, once
+            assert shown() == 2
+        dict(run_tasks(tasks[:2], n_jobs=1))  # no study: no filter
+        assert shown() == 6
+    assert not [f for h in logging.getLogger().handlers for f in h.filters if isinstance(f, OncePerRun)]
