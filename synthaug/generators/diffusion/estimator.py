@@ -99,7 +99,8 @@ class ConditionalDiffusion(BaseEstimator):
         were warped and samples as "not warped", so the samples are not warped themselves
         (non-leaking augmentation; below 1, or it never sees an unwarped image). Measured on 10 digits per class (docs/benchmarks.md
         section 13): 0.5 keeps the samples farther from the training digits (copy ratio
-        0.73-0.76 instead of 0.54-0.67) at lower recall; 0 (off) by default.
+        0.69-0.71 instead of 0.52-0.65) at lower recall (0.46-0.49 instead of 0.53-0.63);
+        0 (off) by default.
     device, random_state, progress, checkpoint_dir, checkpoint_every, max_rollbacks
         As for ``ConditionalGAN``.
 
