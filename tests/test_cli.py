@@ -289,6 +289,7 @@ def test_augment_refuses_samples_that_fail_the_gate(toy_npz: Path, tmp_path: Pat
                      "Error: the synthetic samples failed the quality gate: TRTS")
     assert "Nothing was added to your data. Train longer (--" in message
     assert "pass --accept-low-quality to write them anyway" in message
+    assert "synthaug evaluate with --arms real,classic,noise,gan" in message  # how to check usefulness
     assert "Verdict: FAILED" in message and "real reference" in message  # the summary was printed
     assert not (out / "augmented.npz").exists() and not (out / "synthetic").exists()
     for name in ("model", "samples.png", "history.csv", "quality.json", "config.json"):

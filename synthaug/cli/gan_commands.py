@@ -401,8 +401,9 @@ def augment(data: str, out: Path, overwrite: bool, ratio, balance, n_per_class, 
     if refused:
         raise LowQualityError(
             f"{_gate_failure(sampler)} Nothing was added to your data. {_advice(sampler.quality_, opts)} "
-            f"Or pass --accept-low-quality to write them anyway. The model, samples.png and quality.json "
-            f"are in {out}."
+            f"Or pass --accept-low-quality to write them anyway (the gate judges whether they look like "
+            f"your images, not whether they help a classifier: synthaug evaluate with --arms "
+            f"real,classic,noise,gan measures that). The model, samples.png and quality.json are in {out}."
         )
     if verdict is not None and not verdict["passed"]:
         click.echo("Warning: the samples failed the quality gate; written anyway (--accept-low-quality).",
