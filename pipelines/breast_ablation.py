@@ -112,7 +112,7 @@ def run(args) -> None:
         synthetic[name] = {"snapshot": int(snap), "copy_ratio": float(mem["distance_ratio"])}
     gate = {k: float(report.metrics[k]) for k in ("precision", "recall", "coverage", "trts")}
     write_json(args.out, {"args": vars(args) | {"table": None}, "synthaug_version": __version__,
-                          "gan_params": {k: v for k, v in params.items()}, "fit_seconds": fit_seconds,
+                          "gan_params": params, "fit_seconds": fit_seconds,
                           "gate": gate, "gate_passed": bool(report.passed), "gate_reference": report.reference,
                           "snapshots": report.snapshots, "selected_snapshot": chosen,
                           "synthetic": synthetic, "cnn": results, "seconds": time.time() - t0})

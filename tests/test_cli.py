@@ -382,6 +382,14 @@ def test_select_choices_are_the_selection_registry() -> None:
     assert set(SELECT_CHOICES) == set(SELECTION_METHODS)
 
 
+def test_cli_pool_factor_default_is_the_library_default() -> None:
+    """--pool-factor's default is spelled in the CLI too (fast start-up); it must follow the library's."""
+    from synthaug.over_sampling.select import DEFAULT_POOL_FACTOR
+
+    option = next(p for p in cli.commands["augment"].params if p.name == "pool_factor")
+    assert option.default == DEFAULT_POOL_FACTOR
+
+
 def test_epochs_and_steps_together_are_refused_before_loading(tmp_path: Path) -> None:
     result = invoke("train", tmp_path / "missing.npz", "--out", tmp_path / "o", "--epochs", "3", "--steps", "10")
     assert result.exit_code == 1

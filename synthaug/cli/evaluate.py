@@ -15,8 +15,8 @@ import click
 import numpy as np
 
 from ..exceptions import ConfigError, JobError
-from ..log_once import each_warning_once
 from ..generators.registry import MODEL_CHOICES
+from ..log_once import each_warning_once
 from ..persistence import check_resume_stamp, package_versions, stamp_changes, to_jsonable, write_run_record
 from ._common import check_output_dir, data_options, exit_interrupted, load_data, positive, staged_output
 

@@ -3,7 +3,7 @@
 The runner hands :func:`run_tasks` a list of jobs (a key, a label naming the job, a
 function and its arguments) and receives ``(key, result)`` pairs **as the jobs finish**,
 so it can store each one in the job cache and move the progress bar at once, whether
-the job ran in a local process, on a Dask worker or on a Ray worker. Four rules:
+the job ran in a local process, on a Dask worker or on a Ray worker. Five rules:
 
 - **No hard-coded backend.** A joblib backend or ``n_jobs`` that the caller set with
   ``joblib.parallel_config`` around ``run_experiment`` is used as it is
