@@ -15,11 +15,9 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
-from sklearn.svm import SVC
+from small_set import SmallSet  # pipelines/ is on the path when this file runs as a script
 
 from synthaug.generators import load_model
-from synthaug.metrics import prdc
 from synthaug.over_sampling import draw_selected
 
 
@@ -32,25 +30,14 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=5)
     args = parser.parse_args()
     model = load_model(f"{args.run}/model", device="cpu")
-    with np.load(args.data) as t:
-        X_tr = t["train_images"].reshape(len(t["train_images"]), -1) / 255.0
-        y_tr, y_te = t["train_labels"], t["test_labels"]
-        X_te = t["test_images"].reshape(len(y_te), -1) / 255.0
-    side = round(X_tr.shape[1] ** 0.5)
-    nearest = NearestNeighbors(n_neighbors=1).fit(X_tr)
-    test_distance = np.median(nearest.kneighbors(X_te)[0])
-    real = SVC().fit(X_tr, y_tr).score(X_te, y_te)
-    counts = {int(c): 10 for c in np.unique(y_tr)}
+    data = SmallSet(args.data)
+    counts = {int(c): 10 for c in np.unique(data.y_train)}
     for factor in (float(f) for f in args.pool_factors.split(",")):
         rows = []
         for draw in range(args.draws):
             X_s, y_s = draw_selected(model, counts, 100 + draw, select=args.select, pool_factor=factor,
-                                     real_X=X_tr.reshape(-1, 1, side, side).astype(np.float32), real_y=y_tr)
-            S = X_s.reshape(len(X_s), -1)
-            pr = prdc(X_te, S, k=3)
-            copy = np.median(nearest.kneighbors(S)[0]) / test_distance
-            mixed = SVC().fit(np.vstack([X_tr, S]), np.r_[y_tr, y_s]).score(X_te, y_te)
-            rows.append((pr["precision"], pr["recall"], copy, 100 * (mixed - real)))
+                                     real_X=data.images(), real_y=data.y_train)
+            rows.append(data.score(X_s, y_s))
         a = np.array(rows)
         med = np.median(a, axis=0)
         print(f"{args.run} pool {factor:g}: median of {args.draws} draws: precision {med[0]:.3f}, recall {med[1]:.3f}, "

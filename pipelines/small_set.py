@@ -27,6 +27,32 @@ from synthaug.experiment.splits import subsample
 from synthaug.metrics import prdc
 
 
+class SmallSet:
+    """A ``make`` file loaded for scoring synthetic rows against its test digits (flat, in [0, 1])."""
+
+    def __init__(self, data: str):
+        with np.load(data, allow_pickle=False) as t:
+            self.X_train = t["train_images"].reshape(len(t["train_images"]), -1) / 255.0
+            self.y_train, self.y_test = t["train_labels"], t["test_labels"]
+            self.X_test = t["test_images"].reshape(len(self.y_test), -1) / 255.0
+        self.side = round(self.X_train.shape[1] ** 0.5)
+        self.nearest = NearestNeighbors(n_neighbors=1).fit(self.X_train)
+        self.test_distance = np.median(self.nearest.kneighbors(self.X_test)[0])
+        self.real_svc = SVC().fit(self.X_train, self.y_train).score(self.X_test, self.y_test)
+
+    def images(self) -> np.ndarray:
+        """The training digits as ``(N, 1, side, side)`` float32, for a generator or selection."""
+        return self.X_train.reshape(-1, 1, self.side, self.side).astype(np.float32)
+
+    def score(self, X_syn: np.ndarray, y_syn: np.ndarray, k: int = 3) -> tuple[float, float, float, float]:
+        """Precision, recall (pixel k-NN), copy ratio, and the RBF SVC's gain in points."""
+        S = np.asarray(X_syn).reshape(len(X_syn), -1)
+        pr = prdc(self.X_test, S, k=k)
+        copy = np.median(self.nearest.kneighbors(S)[0]) / self.test_distance
+        mixed = SVC().fit(np.vstack([self.X_train, S]), np.r_[self.y_train, y_syn]).score(self.X_test, self.y_test)
+        return pr["precision"], pr["recall"], copy, 100 * (mixed - self.real_svc)
+
+
 def make(out: str, per_class: int, seed: int) -> None:
     ds = load_dataset("builtin:digits")
     train = subsample(ds.labels, per_class, np.random.default_rng(seed), ds.n_classes)

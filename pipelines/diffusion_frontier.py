@@ -1,0 +1,105 @@
+"""Benchmark: recall against copying for the diffusion model on 10 digits per class.
+
+Two questions about the issue's targets (recall >= 0.6 at precision >= 0.85, copy ratio
+>= 0.7, both measured as ``small_set.py score`` does):
+
+``snapshots`` fits ``ConditionalDiffusion`` with its defaults on the rows ``synthaug
+augment`` would fit on (the same stratified hold-back of 20%, same seed) and keeps
+``--snapshots`` snapshots; each is sampled through ``coverage`` selection from a pool of 8
+per kept sample, at each ``--guidance`` scale, ``--draws`` times, and scored against the
+test digits. Shows how recall and copying move together as training goes on::
+
+    python pipelines/diffusion_frontier.py snapshots runs/digits100.npz --seed 0
+
+``sampler`` loads a saved model (an ``augment`` output folder) and scores sampling
+settings ``eta:guidance:steps``: DDIM's ``eta`` (0 deterministic, 1 the DDPM amount of
+fresh noise per step) is not a parameter of ``ConditionalDiffusion``; this script passes
+it to the sampler from outside, to measure whether it should be::
+
+    python pipelines/diffusion_frontier.py sampler runs/ap/pf8-s0 runs/digits100.npz \\
+        --grid 0:1:25,0.5:1:25,0:1.5:25,0.5:1.5:25
+
+Each line prints the median over draws of precision, recall, copy ratio and the RBF SVC's
+gain (real + synthetic minus real only, in points).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+
+import numpy as np
+import torch
+from small_set import SmallSet  # pipelines/ is on the path when this file runs as a script
+
+from synthaug.generators import ConditionalDiffusion, load_model
+from synthaug.generators.diffusion import estimator
+from synthaug.generators.diffusion.schedule import ddim_sample
+from synthaug.over_sampling import draw_selected
+from synthaug.quality.holdout import holdout_split
+
+
+def _median_score(model, data: SmallSet, draws: int) -> np.ndarray:
+    counts = {int(c): 10 for c in np.unique(data.y_train)}
+    rows = []
+    for draw in range(draws):
+        X_s, y_s = draw_selected(model, counts, 100 + draw, select="coverage", pool_factor=8,
+                                 real_X=data.images(), real_y=data.y_train)
+        rows.append(data.score(X_s, y_s))
+    return np.median(np.array(rows), axis=0)
+
+
+def _line(label: str, m: np.ndarray) -> str:
+    return f"{label}: precision {m[0]:.3f}, recall {m[1]:.3f}, copy ratio {m[2]:.2f}, SVC {m[3]:+.1f} points"
+
+
+def snapshots(args) -> None:
+    data = SmallSet(args.data)
+    fit, _ = holdout_split(data.y_train, "auto", random_state=args.seed)
+    model = ConditionalDiffusion(random_state=args.seed, n_snapshots=args.snapshots, augment_p=args.augment_p)
+    model.fit(data.images()[fit], data.y_train[fit])
+    print(f"fitted on {len(fit)} rows: {model.budget_['rule']}", flush=True)
+    for i, snap in enumerate(model.snapshots_):
+        model.use_snapshot(i)
+        for g in (float(v) for v in args.guidance.split(",")):
+            model.guidance_scale = g
+            print(_line(f"snapshot {i} (step {snap['step']}), guidance {g:g}", _median_score(model, data, args.draws)),
+                  flush=True)
+
+
+def sampler(args) -> None:
+    data = SmallSet(args.data)
+    model = load_model(f"{args.run}/model", device="cpu")
+    for cell in args.grid.split(","):
+        eta, g, steps = (float(v) for v in cell.split(":"))
+        model.guidance_scale, model.sample_steps = g, int(steps)
+        # the patch from outside: every DDIM call of this model gets eta and one noise stream
+        estimator.ddim_sample = functools.partial(ddim_sample, eta=eta, gen=torch.Generator().manual_seed(1000))
+        print(_line(f"{args.run} eta {eta:g}, guidance {g:g}, {int(steps)} steps", _median_score(model, data, args.draws)),
+              flush=True)
+    estimator.ddim_sample = ddim_sample
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("snapshots", help="score every training snapshot of a default fit")
+    s.add_argument("data", help="a small_set.py make file")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--snapshots", type=int, default=8)
+    s.add_argument("--guidance", default="1,1.5")
+    s.add_argument("--augment-p", type=float, default=0.0)
+    s.add_argument("--draws", type=int, default=2)
+    s.set_defaults(func=snapshots)
+    m = sub.add_parser("sampler", help="score sampling settings on a saved model")
+    m.add_argument("run", help="an augment output folder (its model/ is loaded)")
+    m.add_argument("data", help="the small_set.py make file it was trained on")
+    m.add_argument("--grid", default="0:1:25,0.5:1:25,0:1.5:25,0.5:1.5:25")
+    m.add_argument("--draws", type=int, default=3)
+    m.set_defaults(func=sampler)
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
