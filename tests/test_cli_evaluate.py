@@ -72,6 +72,16 @@ def test_evaluate_recipe_supplies_data_and_flags_override_it(tmp_path):
     assert '"gan_model": "ddpm"' in (out / "config.json").read_text()
 
 
+def test_evaluate_cnn_equal_steps_flag_reaches_the_config_and_the_report(tmp_path):
+    out = tmp_path / "o"
+    args = ["evaluate", "builtin:digits", "--out", str(out), *FAST, "--classifiers", "cnn", "--cnn-epochs", "2",
+            "--seeds", "0", "--cnn-equal-steps"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "config.json").read_text())["options"]["cnn_equal_steps"] is True
+    assert "cnn_equal_steps: every arm's CNN trains for about the optimizer steps" in (out / "report.md").read_text()
+
+
 def test_evaluate_without_data_or_recipe_dataset(tmp_path):
     result = CliRunner().invoke(cli, ["evaluate", "--out", str(tmp_path / "o")])
     assert result.exit_code == 1 and "no dataset" in result.output

@@ -112,6 +112,9 @@ def _open_cache(out: Path, resume: bool, stamp: dict):
               help="Generator of the gan* arms (the recipe's gan_model; default auto: chosen per training size).")
 @click.option("--gan-epochs", type=int, default=None, help="Generator training epochs.")
 @click.option("--cnn-epochs", type=int, default=None, help="Downstream CNN training epochs.")
+@click.option("--cnn-equal-steps/--no-cnn-equal-steps", default=None,
+              help="Train every arm's CNN for the optimizer steps of the real-only arm (a control for "
+                   "'more rows only mean more training'; the recipe's [cnn] equal_steps).")
 @click.option("--synthetic-weight", type=float, default=None,
               help="Weight of a synthetic row in the downstream loss, relative to a real row (default 1).")
 @data_options
@@ -162,6 +165,7 @@ def evaluate(data: str | None, recipe: Path | None, out: Path, overwrite: bool, 
         "gan_model": opts["gan_model"],
         "gan_epochs": opts["gan_epochs"],
         "cnn_epochs": opts["cnn_epochs"],
+        "cnn_equal_steps": opts["cnn_equal_steps"],
         "synthetic_weight": opts["synthetic_weight"],
         "image_size": opts["image_size"],
         "robustness": opts["robustness"],

@@ -37,12 +37,7 @@ from ..classifiers import CLASSIFIER_NAMES
 from ..exceptions import ConfigError
 from ..generators import LOSSES, MODEL_CHOICES, STRATEGIES
 from ..generators.registry import unknown_generator_params
-from ..over_sampling.select import (
-    COPY_GUARD,
-    DEFAULT_POOL_FACTOR,
-    DEFAULT_SELECT,
-    SELECTION_METHODS,
-)
+from ..over_sampling.select import COPY_GUARD, DEFAULT_POOL_FACTOR, DEFAULT_SELECT, SELECTION_METHODS
 from .arms import ARMS
 from .backends import BACKEND_NAMES
 from .recipe import config_from_dict, config_from_toml
@@ -119,6 +114,9 @@ class ExperimentConfig:
         Downstream classifiers by name (``cnn``, ``logreg``, ``random_forest``).
     cnn_epochs, cnn_batch_size : int
         Training length and batch size of the downstream CNN.
+    cnn_equal_steps : bool
+        Give every arm's CNN the optimizer steps of the real-only arm (fewer epochs over a
+        larger set): a control for "the added rows only mean more training". Off by default.
     cnn_params, classifier_params : dict
         Extra keyword arguments for the CNN, and per-classifier-name keyword arguments
         (``{"random_forest": {"n_estimators": 200}}``).
@@ -216,6 +214,7 @@ class ExperimentConfig:
     classifiers: tuple[str, ...] = ("cnn", "logreg")
     cnn_epochs: int = 20
     cnn_batch_size: int = 64
+    cnn_equal_steps: bool = False
     cnn_params: dict = field(default_factory=dict)
     classifier_params: dict = field(default_factory=dict)
     gan_model: str = "auto"
@@ -350,6 +349,7 @@ class ExperimentConfig:
         set_("classifiers", clfs)
         set_("cnn_epochs", as_int("cnn_epochs", self.cnn_epochs, minimum=1))
         set_("cnn_batch_size", as_int("cnn_batch_size", self.cnn_batch_size, minimum=1))
+        set_("cnn_equal_steps", as_bool("cnn_equal_steps", self.cnn_equal_steps))
         set_("cnn_params", as_dict("cnn_params", self.cnn_params))
         cp = as_dict("classifier_params", self.classifier_params)
         for name, params in cp.items():

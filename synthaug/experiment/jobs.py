@@ -55,7 +55,7 @@ from .splits import subsample
 
 log = logging.getLogger(__name__)
 
-__all__ = ["classify", "gate_verdict", "make_classifier", "make_generator", "prepare"]
+__all__ = ["classify", "equal_step_epochs", "gate_verdict", "make_classifier", "make_generator", "prepare"]
 
 # How many nearest synthetic/training pairs the memorisation grid shows.
 _N_NEIGHBOUR_PAIRS = 8
@@ -96,20 +96,35 @@ def make_generator(config: ExperimentConfig, random_state: int, X_fit: np.ndarra
     )
 
 
-def make_classifier(name: str, config: ExperimentConfig, random_state: int, *, adversarial: bool = False):
+def make_classifier(name: str, config: ExperimentConfig, random_state: int, *, adversarial: bool = False,
+                    rows: tuple[int, int] | None = None):
     """An unfitted downstream classifier ``name`` with the config's settings.
 
-    ``adversarial`` (CNN only) trains it with PGD at ``robust_adv_eps``.
+    ``adversarial`` (CNN only) trains it with PGD at ``robust_adv_eps``. ``rows``:
+    ``(rows of the arm's training set, real rows of the subsample)``; with
+    ``cnn_equal_steps`` the CNN's epochs are scaled by :func:`equal_step_epochs`.
     """
     params = dict(config.classifier_params.get(name, {}))
     if name == "cnn":
         params = {"epochs": config.cnn_epochs, "batch_size": config.cnn_batch_size,
                   "device": config.device, **config.cnn_params, **params}
+        if config.cnn_equal_steps and rows is not None:
+            params["epochs"] = equal_step_epochs(params["epochs"], params["batch_size"], *rows)
         if adversarial:
             params["adversarial_training"] = PGD(eps=config.robust_adv_eps,
                                                  n_steps=config.robust_pgd_steps,
                                                  random_state=random_state)
     return make_named_classifier(name, random_state=random_state, **params)
+
+
+def equal_step_epochs(epochs: int, batch_size: int, n_rows: int, n_real: int) -> int:
+    """Epochs over ``n_rows`` rows that take about the optimizer steps of ``epochs`` over ``n_real``.
+
+    >>> equal_step_epochs(20, 32, n_rows=1092, n_real=546)  # real + as many added rows
+    10
+    """
+    per_epoch = math.ceil(n_rows / batch_size)
+    return max(1, round(epochs * math.ceil(n_real / batch_size) / per_epoch))
 
 
 def _scores(clf, X: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -298,7 +313,7 @@ def classify(seed: int, key: str, arm: str, ratio: float | None, X_sub, y_sub, s
     surrogate = None
     for name in names:
         clf = make_classifier(name, config, _seed(seed, "classifier", key, name),
-                              adversarial=entry.adversarial)
+                              adversarial=entry.adversarial, rows=(len(X), len(y_sub)))
         if weights is None:
             clf.fit(X, y)  # unweighted: exactly as before synthetic_weight existed
         else:

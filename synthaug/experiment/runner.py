@@ -213,6 +213,9 @@ def run_experiment(dataset: ImageDataset | str | None, config: ExperimentConfig,
         raise InvalidDataError(f"dataset must be an ImageDataset or a source string, got {type(dataset).__name__}.")
     t_start = time.perf_counter()
     notes: list[str] = []
+    if config.cnn_equal_steps and "cnn" in config.classifiers:
+        notes.append("cnn_equal_steps: every arm's CNN trains for about the optimizer steps of the real-only "
+                     "arm (fewer epochs over a larger training set)")
     arms = _available_arms(config, notes)
     splits = make_splits(dataset, config)
     K = dataset.n_classes

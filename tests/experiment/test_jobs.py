@@ -151,3 +151,41 @@ def test_prepare_adds_reference_numbers_and_the_verdict(monkeypatch, tiny_config
     assert ref.loc["all", "reference_precision"] == fidelity_report(
         cnn.transform(Xt), yt, cnn.transform(X), y, k=5).loc[0, "precision"]
     assert not prepare(0, "all", X, y, Xt, yt, 3, cfg.replace(quality=False), ("real", "gan"), False)["gate"]
+
+
+def test_equal_step_epochs_matches_the_real_only_arms_steps():
+    assert jobs.equal_step_epochs(20, 32, n_rows=546, n_real=546) == 20  # the real-only arm itself
+    assert jobs.equal_step_epochs(20, 32, n_rows=3 * 546, n_real=546) == 7  # 18 x 20 steps ~ 52 x 7
+    assert jobs.equal_step_epochs(20, 32, n_rows=273, n_real=546) == 40  # a smaller set trains longer
+    assert jobs.equal_step_epochs(2, 16, n_rows=1000, n_real=10) == 1  # never below one epoch
+
+
+@pytest.mark.parametrize("equal", [False, True])
+def test_cnn_equal_steps_scales_each_arms_epochs(monkeypatch, tiny_config, toy3, equal):
+    X, y, Xt, yt = split(toy3(10))
+    built = []
+    real_make = jobs.make_named_classifier
+
+    def spy(name, **params):
+        built.append((name, params.get("epochs")))
+        return real_make(name, **params)
+
+    monkeypatch.setattr(jobs, "make_named_classifier", spy)
+    cfg = tiny_config.replace(classifiers=("cnn", "logreg"), cnn_epochs=6, cnn_batch_size=8, cnn_equal_steps=equal,
+                              classic_copies=2, robustness=False)
+    classify(0, "all", "real", None, X, y, {}, Xt, yt, np.arange(6), 3, cfg)
+    classify(0, "all", "classic", None, X, y, {}, Xt, yt, np.arange(6), 3, cfg)  # 24 real + 48 classic rows
+    assert built == [("cnn", 6), ("logreg", None), ("cnn", 2 if equal else 6), ("logreg", None)]
+
+
+def test_cnn_equal_steps_is_read_from_a_recipe(tmp_path):
+    from synthaug.exceptions import ConfigError
+    from synthaug.experiment import ExperimentConfig
+
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('dataset = "builtin:digits"\n[cnn]\nequal_steps = true\n')
+    assert ExperimentConfig.from_toml(recipe).cnn_equal_steps is True
+    assert ExperimentConfig.from_toml(recipe, cnn_equal_steps=None).cnn_equal_steps is True  # no CLI override
+    recipe.write_text('dataset = "builtin:digits"\n[cnn]\nequal_steps = "yes"\n')
+    with pytest.raises(ConfigError, match="cnn_equal_steps"):
+        ExperimentConfig.from_toml(recipe)
