@@ -56,7 +56,8 @@ def _line(label: str, m: np.ndarray) -> str:
 def snapshots(args) -> None:
     data = SmallSet(args.data)
     fit, _ = holdout_split(data.y_train, "auto", random_state=args.seed)
-    model = ConditionalDiffusion(random_state=args.seed, n_snapshots=args.snapshots, augment_p=args.augment_p)
+    model = ConditionalDiffusion(random_state=args.seed, n_snapshots=args.snapshots, augment_p=args.augment_p,
+                                 steps=args.steps)
     model.fit(data.images()[fit], data.y_train[fit])
     print(f"fitted on {len(fit)} rows: {model.budget_['rule']}", flush=True)
     for i, snap in enumerate(model.snapshots_):
@@ -89,6 +90,7 @@ def main() -> None:
     s.add_argument("--snapshots", type=int, default=8)
     s.add_argument("--guidance", default="1,1.5")
     s.add_argument("--augment-p", type=float, default=0.0)
+    s.add_argument("--steps", type=int, default=None, help="training steps (default: the budget rule)")
     s.add_argument("--draws", type=int, default=2)
     s.set_defaults(func=snapshots)
     m = sub.add_parser("sampler", help="score sampling settings on a saved model")

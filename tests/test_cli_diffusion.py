@@ -92,6 +92,19 @@ def test_augment_p_reaches_the_model_and_is_checked(toy_npz: Path, tmp_path: Pat
         assert "Traceback" not in result.output and not (tmp_path / "o").exists()
 
 
+def test_dropout_reaches_the_model_and_is_checked(toy_npz: Path, tmp_path: Path) -> None:
+    result = invoke("train", toy_npz, "--out", tmp_path / "m", "--epochs", "1", "--no-progress",
+                    "--sample-steps", "3", "--dropout", "0.3")
+    assert result.exit_code == 0, result.output
+    assert "Generator: ddpm (auto: --sample-steps, --dropout given)" in result.stderr
+    assert json.loads((tmp_path / "m" / "model" / "generator.json").read_text())["params"]["dropout"] == 0.3
+    for args, message in [(["--model", "ddpm", "--dropout", "1"], "--dropout must be in [0, 1), got 1.0."),
+                          (["--model", "dcgan", "--dropout", "0.3"], "--dropout applies to --model ddpm only")]:
+        result = CliRunner().invoke(cli, ["train", str(toy_npz), "--out", str(tmp_path / "o"), *args])
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert "Traceback" not in result.output and not (tmp_path / "o").exists()
+
+
 def test_critic_selection_needs_a_gan(toy_npz: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["augment", str(toy_npz), "--out", str(tmp_path / "o"), *DDPM,
                                       "--select", "critic", "--accept-low-quality"])

@@ -24,13 +24,13 @@ STAMP_KEYS = ("model", "strategy", "loss", "epochs", "steps", "batch_size", "max
                "spectral_norm", "diff_augment", "ema_decay", "mode_seeking", "lecam", "conditional_norm",
                "ada_target", "seed", "image_size")
 # ... and, for --model ddpm only (so that older GAN checkpoints still resume).
-DIFFUSION_STAMP_KEYS = ("sample_steps", "guidance_scale", "augment_p")
+DIFFUSION_STAMP_KEYS = ("sample_steps", "guidance_scale", "augment_p", "dropout")
 
 #: Options that only a GAN takes, and only the diffusion model takes: (name, default).
 GAN_ONLY = (("loss", "hinge"), ("spectral_norm", True), ("diff_augment", "color,translation,cutout"),
             ("ada_target", None), ("mode_seeking", 0.0), ("lecam", 0.0), ("conditional_norm", False),
             ("ema_decay", 0.999))
-DIFFUSION_ONLY = (("sample_steps", 25), ("guidance_scale", 1.0), ("augment_p", 0.0))
+DIFFUSION_ONLY = (("sample_steps", 25), ("guidance_scale", 1.0), ("augment_p", 0.0), ("dropout", 0.0))
 
 # The selection methods, spelled here (not imported) to keep `synthaug --help` fast;
 # tests/test_cli.py pins them against over_sampling.SELECTION_METHODS.
@@ -81,6 +81,9 @@ _GAN_OPTIONS = [
                  help="ddpm only: probability that a training image is randomly rotated and shifted "
                       "(the model is told which, so samples come out unwarped); keeps samples "
                       "farther from tiny training sets. 0 disables."),
+    click.option("--dropout", type=float, default=0.0, show_default=True,
+                 help="ddpm only: dropout inside the denoising network while training; slows the "
+                      "copying of tiny training sets. 0 disables."),
     click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
     click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda."),
     click.option("--checkpoint-every", type=int, default=10, show_default=True,
@@ -192,6 +195,8 @@ def check_gan_options(opts: dict[str, Any]) -> None:
         if not 0.0 <= opts.get("augment_p", 0.0) < 1.0:
             raise ConfigError(f"--augment-p must be in [0, 1) (at 1 the model never sees an unwarped "
                               f"image), got {opts['augment_p']}.")
+        if not 0.0 <= opts.get("dropout", 0.0) < 1.0:
+            raise ConfigError(f"--dropout must be in [0, 1), got {opts['dropout']}.")
 
 
 def _given(opts: dict[str, Any], options) -> list[str]:
@@ -240,7 +245,7 @@ def build_gan(opts: dict[str, Any], checkpoint_dir: Path):
     check_gan_options(opts)
     if opts["model"] in DIFFUSION_MODELS:
         same = ("strategy", "epochs", "steps", "batch_size", "max_minutes", "n_snapshots", "sample_steps",
-                "guidance_scale", "augment_p", "device", "progress", "checkpoint_every")
+                "guidance_scale", "augment_p", "dropout", "device", "progress", "checkpoint_every")
         return ConditionalDiffusion(**{name: opts[name] for name in same}, random_state=opts["seed"],
                                     checkpoint_dir=str(checkpoint_dir))
     diff = opts["diff_augment"]

@@ -140,6 +140,7 @@ def test_no_discriminator(toy):
         ({"timesteps": 1}, "timesteps must be an integer >= 2, got 1."),
         ({"ema_decay": 1.0}, "ema_decay must be a number in [0, 1), got 1.0."),
         ({"augment_p": 1.0}, "augment_p must be a number in [0, 1), got 1.0."),
+        ({"dropout": 1.0}, "dropout must be a number in [0, 1), got 1.0."),
     ],
 )
 def test_bad_parameters(toy, params, message):
@@ -196,3 +197,26 @@ def test_augmentation_adds_a_warp_input_that_starts_at_zero(toy):
     assert torch.count_nonzero(learned) > 0  # it learned something about warped images
     samples = model.sample([0, 1, 2], random_state=0)
     assert samples.shape == (3, 1, 8, 8) and 0.0 <= samples.min() and samples.max() <= 1.0
+
+
+def test_dropout_changes_training_only_and_leaves_the_global_rng_alone(toy):
+    make = lambda p: ConditionalDiffusion(**TINY, epochs=3, dropout=p)  # noqa: E731
+    gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    # no parameters of its own: the initial weights are those of a network without dropout
+    for (name, a), (_, b) in zip(make(0.5)._make_generator(3, (1, 8, 8), "cpu", gen()).named_parameters(),
+                                 make(0.0)._make_generator(3, (1, 8, 8), "cpu", gen()).named_parameters()):
+        assert torch.equal(a, b), name
+    torch.manual_seed(123)
+    expected = torch.rand(4)
+    torch.manual_seed(123)
+    dropped = make(0.5).fit(*toy)
+    assert torch.equal(torch.rand(4), expected)  # the fit seeded its own dropout masks
+    torch.manual_seed(7)  # ... from random_state alone, whatever the caller's global seed
+    again = make(0.5).fit(*toy)
+    for a, b in zip(dropped.generators_[0].parameters(), again.generators_[0].parameters()):
+        assert torch.equal(a, b)
+    plain = make(0.0).fit(*toy)
+    assert not np.array_equal(dropped.sample([0, 1, 2], random_state=0), plain.sample([0, 1, 2], random_state=0))
+    net = dropped.generators_[0]
+    assert not net.training  # sampling runs the network without dropout: repeated draws agree
+    np.testing.assert_array_equal(dropped.sample([0, 1], random_state=1), dropped.sample([0, 1], random_state=1))

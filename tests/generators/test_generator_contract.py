@@ -23,9 +23,10 @@ KINDS = {
     "gan-per-class": (ConditionalGAN, dict(width=8, latent_dim=8), "per-class"),
     "ddpm-conditional": (ConditionalDiffusion, dict(width=8, timesteps=50, sample_steps=4), "conditional"),
     "ddpm-per-class": (ConditionalDiffusion, dict(width=8, timesteps=50, sample_steps=4), "per-class"),
-    # training-time augmentation draws more per batch and adds a network input: the same contract
-    "ddpm-augmented": (ConditionalDiffusion, dict(width=8, timesteps=50, sample_steps=4, augment_p=0.5),
-                       "conditional"),
+    # training-time augmentation draws more per batch and adds a network input, dropout draws
+    # from torch's global generator (seeded per batch): the same contract
+    "ddpm-augmented": (ConditionalDiffusion, dict(width=8, timesteps=50, sample_steps=4, augment_p=0.5,
+                                                  dropout=0.2), "conditional"),
 }
 
 

@@ -16,7 +16,10 @@ the memorisation of the training images (docs/benchmarks.md section 13).
 Randomness: each epoch draws from its own ``torch.Generator`` seeded by the trainer
 from ``(seed, unit, epoch, rollbacks)``, in this order per epoch: the permutation,
 then per batch the warp (``augment_p > 0`` only: flags, angles, shifts), the
-timesteps, the noise and the dropout mask.
+timesteps, the noise and the label-dropout mask. With ``dropout > 0`` (the UNet's own
+dropout, which draws from torch's global generator) each batch's forward pass runs with
+that generator seeded from ``(epoch seed, "dropout", batch)`` inside ``fork_rng``, so a
+fit is reproducible, a resume bit-identical, and the caller's global RNG untouched.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...data.augment import affine_theta
-from ...seeding import torch_generator
+from ...seeding import derive_seed, torch_generator
 from ..trainer import _clone, update_ema
 from .schedule import diffusion_loss
 
@@ -73,6 +76,7 @@ class DiffusionConfig:
     max_rollbacks: int
     null_label: int
     augment_p: float = 0.0
+    dropout: float = 0.0
 
 
 class DenoiserUnit:
@@ -130,8 +134,14 @@ class DenoiserUnit:
             x, warped = images[idx], None
             if cfg.augment_p > 0:
                 x, warped = warp_batch(x, gen, cfg.augment_p)
-            loss = diffusion_loss(self.net, x, None if labels is None else labels[idx], self.abar,
-                                  gen, cfg.label_dropout, cfg.null_label, warped)
+            y = None if labels is None else labels[idx]
+            if cfg.dropout > 0:
+                devices = [images.device] if images.device.type == "cuda" else []
+                with torch.random.fork_rng(devices=devices):
+                    torch.manual_seed(derive_seed(seed, "dropout", i))
+                    loss = diffusion_loss(self.net, x, y, self.abar, gen, cfg.label_dropout, cfg.null_label, warped)
+            else:
+                loss = diffusion_loss(self.net, x, y, self.abar, gen, cfg.label_dropout, cfg.null_label, warped)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()

@@ -52,10 +52,12 @@ def _groups(channels: int) -> int:
 
 
 class ResBlock(nn.Module):
-    """GroupNorm-SiLU-conv twice, with the embedding as scale and shift in between."""
+    """GroupNorm-SiLU-conv twice, with the embedding as scale and shift in between (and
+    dropout before the second convolution while training, as in Ho et al., 2020)."""
 
-    def __init__(self, c_in: int, c_out: int, emb_dim: int):
+    def __init__(self, c_in: int, c_out: int, emb_dim: int, dropout: float = 0.0):
         super().__init__()
+        self.dropout = float(dropout)
         self.norm1 = nn.GroupNorm(_groups(c_in), c_in)
         self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
         self.emb = nn.Linear(emb_dim, 2 * c_out)
@@ -66,9 +68,10 @@ class ResBlock(nn.Module):
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x)))
         scale, shift = self.emb(emb)[:, :, None, None].chunk(2, dim=1)
-        h = self.norm2(h) * (1 + scale) + shift
-        h = self.conv2(F.silu(h))
-        return h + self.skip(x)
+        h = F.silu(self.norm2(h) * (1 + scale) + shift)
+        if self.training and self.dropout > 0:
+            h = F.dropout(h, self.dropout, training=True)  # torch's global RNG: the trainer seeds it per batch
+        return self.conv2(h) + self.skip(x)
 
 
 class DiffusionUNet(nn.Module):
@@ -86,6 +89,9 @@ class DiffusionUNet(nn.Module):
     warp_flag : bool
         Also embed whether each input was warped by training-time augmentation
         (``warped`` in :meth:`forward`; None, as when sampling, means not warped).
+    dropout : float
+        Dropout probability inside every residual block while training (no parameters:
+        the initial weights do not depend on it).
 
     Shape
     -----
@@ -95,7 +101,7 @@ class DiffusionUNet(nn.Module):
     """
 
     def __init__(self, image_shape, n_classes: int, width: int = 32, levels: int | None = None, *,
-                 warp_flag: bool = False):
+                 warp_flag: bool = False, dropout: float = 0.0):
         super().__init__()
         c, h, w = (int(s) for s in image_shape)
         self.image_shape = (c, h, w)
@@ -111,15 +117,15 @@ class DiffusionUNet(nn.Module):
         self.downsample = nn.ModuleList()
         prev = chans[0]
         for i, ch in enumerate(chans):
-            self.down.append(ResBlock(prev, ch, emb_dim))
+            self.down.append(ResBlock(prev, ch, emb_dim, dropout))
             prev = ch
             if i < self.levels - 1:
                 self.downsample.append(nn.Conv2d(ch, ch, 3, stride=2, padding=1))
-        self.mid = ResBlock(prev, prev, emb_dim)
+        self.mid = ResBlock(prev, prev, emb_dim, dropout)
         self.up = nn.ModuleList()
         self.upsample = nn.ModuleList()
         for i, ch in reversed(list(enumerate(chans))):
-            self.up.append(ResBlock(prev + ch, ch, emb_dim))
+            self.up.append(ResBlock(prev + ch, ch, emb_dim, dropout))
             prev = ch
             if i > 0:
                 self.upsample.append(nn.Conv2d(ch, chans[i - 1], 3, padding=1))
