@@ -7,9 +7,11 @@ Two questions about the issue's targets (recall >= 0.6 at precision >= 0.85, cop
 augment`` would fit on (the same stratified hold-back of 20%, same seed) and keeps
 ``--snapshots`` snapshots; each is sampled through ``coverage`` selection from a pool of 8
 per kept sample, at each ``--guidance`` scale, ``--draws`` times, and scored against the
-test digits. Shows how recall and copying move together as training goes on::
+test digits. Shows how recall and copying move together as training goes on
+(``--dropout``, ``--steps``, ``--augment-p``: other training settings)::
 
     python pipelines/diffusion_frontier.py snapshots runs/digits100.npz --seed 0
+    python pipelines/diffusion_frontier.py snapshots runs/digits100.npz --seed 0 --dropout 0.5 --steps 2000
 
 ``sampler`` loads a saved model (an ``augment`` output folder) and scores sampling
 settings ``eta:guidance:steps``: DDIM's ``eta`` (0 deterministic, 1 the DDPM amount of
@@ -56,8 +58,9 @@ def _line(label: str, m: np.ndarray) -> str:
 def snapshots(args) -> None:
     data = SmallSet(args.data)
     fit, _ = holdout_split(data.y_train, "auto", random_state=args.seed)
+    extra = {} if args.dropout is None else {"dropout": args.dropout}  # None: the estimator's default
     model = ConditionalDiffusion(random_state=args.seed, n_snapshots=args.snapshots, augment_p=args.augment_p,
-                                 steps=args.steps)
+                                 steps=args.steps, **extra)
     model.fit(data.images()[fit], data.y_train[fit])
     print(f"fitted on {len(fit)} rows: {model.budget_['rule']}", flush=True)
     for i, snap in enumerate(model.snapshots_):
@@ -91,6 +94,7 @@ def main() -> None:
     s.add_argument("--guidance", default="1,1.5")
     s.add_argument("--augment-p", type=float, default=0.0)
     s.add_argument("--steps", type=int, default=None, help="training steps (default: the budget rule)")
+    s.add_argument("--dropout", type=float, default=None, help="the UNet's dropout (default: the estimator's)")
     s.add_argument("--draws", type=int, default=2)
     s.set_defaults(func=snapshots)
     m = sub.add_parser("sampler", help="score sampling settings on a saved model")

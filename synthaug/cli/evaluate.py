@@ -113,8 +113,8 @@ def _open_cache(out: Path, resume: bool, stamp: dict):
 @click.option("--gan-epochs", type=int, default=None, help="Generator training epochs.")
 @click.option("--cnn-epochs", type=int, default=None, help="Downstream CNN training epochs.")
 @click.option("--cnn-equal-steps/--no-cnn-equal-steps", default=None,
-              help="Train every arm's CNN for the optimizer steps of the real-only arm (a control for "
-                   "'more rows only mean more training'; the recipe's [cnn] equal_steps).")
+              help="Train every arm's CNN for the optimizer steps of the real-only arm, so that more rows "
+                   "do not mean more training (default; the recipe's [cnn] equal_steps).")
 @click.option("--synthetic-weight", type=float, default=None,
               help="Weight of a synthetic row in the downstream loss, relative to a real row (default 1).")
 @data_options

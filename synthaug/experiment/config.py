@@ -115,8 +115,8 @@ class ExperimentConfig:
     cnn_epochs, cnn_batch_size : int
         Training length and batch size of the downstream CNN.
     cnn_equal_steps : bool
-        Give every arm's CNN the optimizer steps of the real-only arm (fewer epochs over a
-        larger set): a control for "the added rows only mean more training". Off by default.
+        Give every arm's CNN about the optimizer steps of the real-only arm (default; False:
+        ``cnn_epochs`` over each arm's own set, as before 2026-12-02; docs/benchmarks.md 14).
     cnn_params, classifier_params : dict
         Extra keyword arguments for the CNN, and per-classifier-name keyword arguments
         (``{"random_forest": {"n_estimators": 200}}``).
@@ -214,7 +214,7 @@ class ExperimentConfig:
     classifiers: tuple[str, ...] = ("cnn", "logreg")
     cnn_epochs: int = 20
     cnn_batch_size: int = 64
-    cnn_equal_steps: bool = False
+    cnn_equal_steps: bool = True
     cnn_params: dict = field(default_factory=dict)
     classifier_params: dict = field(default_factory=dict)
     gan_model: str = "auto"

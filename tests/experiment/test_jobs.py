@@ -182,7 +182,11 @@ def test_cnn_equal_steps_is_read_from_a_recipe(tmp_path):
     from synthaug.exceptions import ConfigError
     from synthaug.experiment import ExperimentConfig
 
+    assert ExperimentConfig().cnn_equal_steps is True  # the default since benchmarks section 14
     recipe = tmp_path / "r.toml"
+    recipe.write_text('dataset = "builtin:digits"\n[cnn]\nequal_steps = false\n')
+    assert ExperimentConfig.from_toml(recipe).cnn_equal_steps is False
+    assert ExperimentConfig.from_toml(recipe, cnn_equal_steps=None).cnn_equal_steps is False  # no CLI override
     recipe.write_text('dataset = "builtin:digits"\n[cnn]\nequal_steps = true\n')
     assert ExperimentConfig.from_toml(recipe).cnn_equal_steps is True
     assert ExperimentConfig.from_toml(recipe, cnn_equal_steps=None).cnn_equal_steps is True  # no CLI override
