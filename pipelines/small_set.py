@@ -6,7 +6,8 @@ arrays hold every other digit; ``score`` compares the synthetic rows of an
 Kynkäänniemi et al. 2019, k = 3), checks for copying (median distance from a synthetic
 image to its nearest real training image, over the same for a real test image: below
 0.7 the generator copies), and trains an RBF SVC on the real rows alone and on
-real + synthetic, and the default CNN likewise (three seeds), all scored on the test digits::
+real + synthetic, and the default CNN likewise (three seeds; ``--equal-steps``: the mixed
+CNN trains for the real-only CNN's optimizer steps, as studies do), all scored on the test digits::
 
     python pipelines/small_set.py make runs/digits100.npz
     synthaug augment runs/digits100.npz --out runs/d100 --seed 0
@@ -23,6 +24,7 @@ from sklearn.svm import SVC
 
 from synthaug.classifiers import CNNClassifier
 from synthaug.data import images_to_uint8, load_dataset
+from synthaug.experiment.jobs import equal_step_epochs
 from synthaug.experiment.splits import subsample
 from synthaug.metrics import prdc
 
@@ -63,7 +65,7 @@ def make(out: str, per_class: int, seed: int) -> None:
     print(f"wrote {out}: {len(train)} training and {len(test)} test digits")
 
 
-def score(augmented: str, data: str, k: int) -> None:
+def score(augmented: str, data: str, k: int, equal_steps: bool = False) -> None:
     with np.load(augmented, allow_pickle=False) as z, np.load(data, allow_pickle=False) as t:
         X = z["images"].reshape(len(z["images"]), -1) / 255.0
         y, syn = z["labels"], z["is_synthetic"].astype(bool)
@@ -76,13 +78,19 @@ def score(augmented: str, data: str, k: int) -> None:
     mixed = SVC().fit(X, y).score(X_test, y_test)
     side = int(round(np.sqrt(X.shape[1])))
     images, test_images = X.reshape(-1, 1, side, side), X_test.reshape(-1, 1, side, side)
-    cnn = [CNNClassifier(random_state=seed, device="cpu").fit(images[rows], y[rows]).score(test_images, y_test)
-           for seed in range(3) for rows in (~syn, np.ones(len(y), bool))]
+    default = CNNClassifier()
+
+    def epochs(rows: np.ndarray) -> int:  # --equal-steps: the mixed CNN gets the real-only CNN's optimizer steps
+        return (equal_step_epochs(default.epochs, default.batch_size, int(rows.sum()), int((~syn).sum()))
+                if equal_steps else default.epochs)
+
+    cnn = [CNNClassifier(random_state=seed, device="cpu", epochs=epochs(rows)).fit(images[rows], y[rows])
+           .score(test_images, y_test) for seed in range(3) for rows in (~syn, np.ones(len(y), bool))]
     print(f"{syn.sum()} synthetic vs {len(y_test)} real test digits (k = {k}): "
           f"precision {pr['precision']:.3f}, recall {pr['recall']:.3f}")
     print(f"nearest-training-image distance, synthetic / real test (median): {copy_ratio:.2f}")
     print(f"RBF SVC on the {(~syn).sum()} real rows: {real_only:.3f}; on real + synthetic: {mixed:.3f}")
-    print(f"CNN (defaults, seeds 0-2, mean) on the real rows: {np.mean(cnn[0::2]):.3f}; on real + synthetic: "
+    print(f"CNN (defaults{', equal steps' if equal_steps else ''}, seeds 0-2, mean) on the real rows: {np.mean(cnn[0::2]):.3f}; on real + synthetic: "
           f"{np.mean(cnn[1::2]):.3f} (per seed: {', '.join(f'{a:.3f}->{b:.3f}' for a, b in zip(cnn[0::2], cnn[1::2]))})")
 
 
@@ -97,11 +105,13 @@ def main() -> None:
     s.add_argument("augmented")
     s.add_argument("data")
     s.add_argument("--k", type=int, default=3)
+    s.add_argument("--equal-steps", action="store_true",
+                   help="train the real + synthetic CNN for the real-only CNN's optimizer steps")
     args = parser.parse_args()
     if args.command == "make":
         make(args.out, args.per_class, args.seed)
     else:
-        score(args.augmented, args.data, args.k)
+        score(args.augmented, args.data, args.k, args.equal_steps)
 
 
 if __name__ == "__main__":
