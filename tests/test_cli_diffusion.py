@@ -149,3 +149,15 @@ def test_model_auto_line_is_printed_once_under_torchrun(capsys) -> None:
     assert capsys.readouterr().err == ""
     assert resolve_cli_model(opts, ds, 2, main=True)["model"] == "dcgan"
     assert "Generator: dcgan (auto: torchrun given)." in capsys.readouterr().err
+
+
+def test_near_copy_hint_names_the_knobs_that_apply() -> None:
+    from synthaug import ConditionalDiffusion, ConditionalGAN
+    from synthaug.cli.gan_commands import near_copy_hint
+
+    assert near_copy_hint(0.1, ConditionalDiffusion()) is None  # few near-copies: nothing to say
+    ddpm = near_copy_hint(0.65, ConditionalDiffusion())
+    assert "65% of the samples are near-copies" in ddpm and "--dropout 0.5" in ddpm and "--copy-guard 0.7" in ddpm
+    assert "--dropout" not in near_copy_hint(0.65, ConditionalDiffusion(dropout=0.5))  # already on
+    gan = near_copy_hint(0.4, ConditionalGAN())
+    assert "--dropout" not in gan and "--copy-guard 0.7" in gan

@@ -177,6 +177,22 @@ def _gate_sampler(gan, fraction: float, seed: int, **params):
                           on_low_quality="ignore", **params)
 
 
+#: The share of near-copies among the gate's samples above which train/augment say how to draw fewer.
+NEAR_COPY_HINT = 0.25
+
+
+def near_copy_hint(copied_fraction: float, generator) -> str | None:
+    """What to change when many samples are near-copies of training images (None: few are)."""
+    if not copied_fraction >= NEAR_COPY_HINT:
+        return None
+    diffusion = hasattr(generator, "augment_p")  # a ConditionalDiffusion (a GAN has no such knob)
+    dropout = ("--dropout 0.5 (it halved the near-copies on 10 digits per class) or "
+               if diffusion and not getattr(generator, "dropout", 0.0) else "")
+    return (f"  Hint: {copied_fraction:.0%} of the samples are near-copies. To keep them farther from the "
+            f"training images, use {dropout}--copy-guard 0.7 with --select coverage, at some cost in "
+            "precision (docs/guide.md, 'Sample selection').")
+
+
 def _report_quality(directory: Path, sampler, val, class_names) -> dict[str, Any] | None:
     """Print the gate's summary, write quality.json; return the verdict for config.json."""
     report = sampler.quality_
@@ -185,6 +201,9 @@ def _report_quality(directory: Path, sampler, val, class_names) -> dict[str, Any
         return None
     held_from = "the val split of DATA" if val is not None else "held-back training images"
     click.echo("\n".join(report.summary_lines(class_names)))
+    hint = near_copy_hint(report.metrics.get("copied_fraction", 0.0), sampler.generator)
+    if hint:
+        click.echo(hint)
     write_json(directory / "quality.json", {
         **report.to_dict(), "class_names": list(class_names), "held_back_from": held_from,
         "n_fit": len(sampler.fit_idx_), "n_held": report.metrics["n_held"],
