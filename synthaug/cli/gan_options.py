@@ -76,7 +76,7 @@ _GAN_OPTIONS = [
                  help="ddpm only: DDIM steps per sample (more: slower, sharper)."),
     click.option("--guidance-scale", type=float, default=1.0, show_default=True,
                  help="ddpm only: classifier-free guidance; 1 is the plain conditional model, "
-                      "0 unconditional, above 1 sharper classes with less variety."),
+                      "0 unconditional, above 1 samples closer to the training images (slower)."),
     click.option("--augment-p", type=float, default=0.0, show_default=True,
                  help="ddpm only: probability that a training image is randomly rotated and shifted "
                       "(the model is told which, so samples come out unwarped); keeps samples "

@@ -86,7 +86,8 @@ class ConditionalDiffusion(BaseEstimator):
         DDIM steps per sample: more is slower and sharper.
     guidance_scale : float, default 1.0
         Classifier-free guidance: 1 is the conditional model (one network pass per step),
-        0 the unconditional one, above 1 sharper classes and less variety (two passes).
+        0 the unconditional one, above 1 samples closer to the training images (two passes;
+        docs/benchmarks.md section 14).
         Ignored by ``per-class``.
     label_dropout : float in [0, 1), default 0.1
         Probability of training on the null label (needed for guidance scales != 1).
