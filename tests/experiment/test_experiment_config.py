@@ -218,3 +218,13 @@ def test_copy_guard_is_read_from_the_recipe_and_checked(tmp_path):
     assert ExperimentConfig.from_toml(write(tmp_path, "[gan]\ncopy_guard = 0.7\n", name="g.toml")).gan_copy_guard == 0.7
     with pytest.raises(ConfigError, match=r"gan_copy_guard: must be >= 0 \(0 turns the guard off\), got -1"):
         ExperimentConfig.from_toml(write(tmp_path, "[gan]\ncopy_guard = -1\n", name="bad.toml"))
+
+
+def test_every_shipped_recipe_loads():
+    from pathlib import Path
+
+    recipes = sorted((Path(__file__).resolve().parents[2] / "pipelines").glob("*.toml"))
+    assert len(recipes) >= 5
+    for recipe in recipes:  # every key known, every value valid; no data is read
+        cfg = ExperimentConfig.from_toml(recipe)
+        assert cfg.seeds and cfg.resolved_arms(), recipe.name
