@@ -155,9 +155,9 @@ def test_near_copy_hint_names_the_knobs_that_apply() -> None:
     from synthaug import ConditionalDiffusion, ConditionalGAN
     from synthaug.cli.gan_commands import near_copy_hint
 
-    assert near_copy_hint(0.1, ConditionalDiffusion()) is None  # few near-copies: nothing to say
-    ddpm = near_copy_hint(0.65, ConditionalDiffusion())
+    assert near_copy_hint(0.1, ConditionalDiffusion(dropout=0.0)) is None  # few near-copies: nothing to say
+    ddpm = near_copy_hint(0.65, ConditionalDiffusion(dropout=0.0))
     assert "65% of the samples are near-copies" in ddpm and "--dropout 0.5" in ddpm and "--copy-guard 0.7" in ddpm
-    assert "--dropout" not in near_copy_hint(0.65, ConditionalDiffusion(dropout=0.5))  # already on
+    assert "--dropout" not in near_copy_hint(0.65, ConditionalDiffusion())  # on by default
     gan = near_copy_hint(0.4, ConditionalGAN())
     assert "--dropout" not in gan and "--copy-guard 0.7" in gan

@@ -30,7 +30,7 @@ DIFFUSION_STAMP_KEYS = ("sample_steps", "guidance_scale", "augment_p", "dropout"
 GAN_ONLY = (("loss", "hinge"), ("spectral_norm", True), ("diff_augment", "color,translation,cutout"),
             ("ada_target", None), ("mode_seeking", 0.0), ("lecam", 0.0), ("conditional_norm", False),
             ("ema_decay", 0.999))
-DIFFUSION_ONLY = (("sample_steps", 25), ("guidance_scale", 1.0), ("augment_p", 0.0), ("dropout", 0.0))
+DIFFUSION_ONLY = (("sample_steps", 25), ("guidance_scale", 1.0), ("augment_p", 0.0), ("dropout", 0.5))
 
 # The selection methods, spelled here (not imported) to keep `synthaug --help` fast;
 # tests/test_cli.py pins them against over_sampling.SELECTION_METHODS.
@@ -81,7 +81,7 @@ _GAN_OPTIONS = [
                  help="ddpm only: probability that a training image is randomly rotated and shifted "
                       "(the model is told which, so samples come out unwarped); keeps samples "
                       "farther from tiny training sets. 0 disables."),
-    click.option("--dropout", type=float, default=0.0, show_default=True,
+    click.option("--dropout", type=float, default=0.5, show_default=True,
                  help="ddpm only: dropout inside the denoising network while training; slows the "
                       "copying of tiny training sets. 0 disables."),
     click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
@@ -195,7 +195,7 @@ def check_gan_options(opts: dict[str, Any]) -> None:
         if not 0.0 <= opts.get("augment_p", 0.0) < 1.0:
             raise ConfigError(f"--augment-p must be in [0, 1) (at 1 the model never sees an unwarped "
                               f"image), got {opts['augment_p']}.")
-        if not 0.0 <= opts.get("dropout", 0.0) < 1.0:
+        if not 0.0 <= opts.get("dropout", 0.5) < 1.0:
             raise ConfigError(f"--dropout must be in [0, 1), got {opts['dropout']}.")
 
 
