@@ -15,9 +15,10 @@ Kept free of torch and joblib: the CLI imports it at start-up.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from ._nesting import FirstInLastOut
 
 __all__ = ["OncePerRun", "each_warning_once", "once_per_study"]
 
@@ -65,8 +66,22 @@ def each_warning_once(once: OncePerRun | None = None) -> Iterator[OncePerRun]:
             handler.removeFilter(once)
 
 
-_lock = threading.Lock()
-_state: dict = {"study": None, "filter": None, "depth": 0, "handlers": []}
+_nesting = FirstInLastOut()
+_state: dict = {"study": None, "filter": None, "handlers": []}
+
+
+def _install(study: str) -> None:
+    if _state["study"] != study:
+        _state["study"], _state["filter"] = study, OncePerRun()
+    _state["handlers"] = _handlers()
+    for handler in _state["handlers"]:
+        handler.addFilter(_state["filter"])
+
+
+def _remove() -> None:
+    for handler in _state["handlers"]:
+        handler.removeFilter(_state["filter"])
+    _state["handlers"] = []
 
 
 @contextmanager
@@ -81,20 +96,5 @@ def once_per_study(study: str | None) -> Iterator[None]:
     if study is None:
         yield
         return
-    with _lock:
-        if _state["depth"] == 0:
-            if _state["study"] != study:
-                _state["study"], _state["filter"] = study, OncePerRun()
-            _state["handlers"] = _handlers()
-            for handler in _state["handlers"]:
-                handler.addFilter(_state["filter"])
-        _state["depth"] += 1
-    try:
+    with _nesting.hold(lambda: _install(study), _remove):
         yield
-    finally:
-        with _lock:
-            _state["depth"] -= 1
-            if _state["depth"] == 0:
-                for handler in _state["handlers"]:
-                    handler.removeFilter(_state["filter"])
-                _state["handlers"] = []

@@ -35,7 +35,6 @@ array object is not sent again per job).
 from __future__ import annotations
 
 import contextlib
-import threading
 import traceback
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from joblib import parallel as joblib_parallel
 from threadpoolctl import threadpool_limits
 
 from ..exceptions import JobError
+from .._nesting import FirstInLastOut
 from ..log_once import once_per_study
 
 __all__ = ["Task", "caller_set_parallel", "limit_threads", "run_tasks"]
@@ -84,8 +84,13 @@ def _threads_per_job() -> int | None:
 
 # torch.set_num_threads is process-wide: with several jobs in one process (a worker
 # with several threads), the first job in sets the cap and the last job out restores it.
-_threads_lock = threading.Lock()
-_threads_state = {"depth": 0, "saved": 0}
+_threads_nesting = FirstInLastOut()
+_saved_threads = [0]
+
+
+def _cap_torch(n_threads: int) -> None:
+    _saved_threads[0] = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
 
 
 @contextlib.contextmanager
@@ -94,19 +99,9 @@ def limit_threads(n_threads: int | None) -> Iterator[None]:
     if n_threads is None:
         yield
         return
-    with threadpool_limits(limits=n_threads):
-        with _threads_lock:
-            if _threads_state["depth"] == 0:
-                _threads_state["saved"] = torch.get_num_threads()
-                torch.set_num_threads(n_threads)
-            _threads_state["depth"] += 1
-        try:
-            yield
-        finally:
-            with _threads_lock:
-                _threads_state["depth"] -= 1
-                if _threads_state["depth"] == 0:
-                    torch.set_num_threads(_threads_state["saved"])
+    with threadpool_limits(limits=n_threads), \
+            _threads_nesting.hold(lambda: _cap_torch(n_threads), lambda: torch.set_num_threads(_saved_threads[0])):
+        yield
 
 
 def _run_job(key: Hashable, label: str, n_threads: int | None, study: str | None, func: Callable,
