@@ -21,6 +21,17 @@ it to the sampler from outside, to measure whether it should be::
     python pipelines/diffusion_frontier.py sampler runs/ap/pf8-s0 runs/digits100.npz \\
         --grid 0:1:25,0.5:1:25,0:1.5:25,0.5:1.5:25
 
+``selection`` loads a saved model and scores what happens after training, cell by cell
+``temperature:pool:guard``: the DDIM start noise scaled by ``temperature`` (not a
+parameter of ``ConditionalDiffusion``; patched in from here as ``eta`` is), the
+``coverage`` pool factor and its copy guard; ``--reference fit`` selects against the
+rows the model was fitted on (what ``augment`` does: the gate's hold-back of 20% left
+out, same seed), ``all`` against every training row. Draw ``d`` uses random_state ``d``,
+so draw 0 with ``1:8:0 --reference fit`` reproduces ``augment --seed 0``'s rows::
+
+    python pipelines/diffusion_frontier.py selection runs/dr/d0.5-s0 runs/digits100.npz \
+        --grid 1:8:0,1.05:16:0.7 --reference all --draws 4
+
 Each line prints the median over draws of precision, recall, copy ratio and the RBF SVC's
 gain (real + synthetic minus real only, in points).
 """
@@ -84,6 +95,24 @@ def sampler(args) -> None:
     estimator.ddim_sample = ddim_sample
 
 
+def selection(args) -> None:
+    data = SmallSet(args.data)
+    model = load_model(f"{args.run}/model", device="cpu")
+    rows = (np.arange(len(data.y_train)) if args.reference == "all"
+            else holdout_split(data.y_train, "auto", random_state=args.seed)[0])
+    counts = {int(c): 10 for c in np.unique(data.y_train)}
+    for cell in args.grid.split(","):
+        temperature, pool, guard = (float(v) for v in cell.split(":"))
+        # the patch from outside: DDIM starts from temperature x the usual noise
+        estimator.ddim_sample = lambda net, noise, *a, t=temperature, **k: ddim_sample(net, noise * t, *a, **k)
+        scores = np.median([data.score(*draw_selected(model, counts, draw, select="coverage", pool_factor=pool,
+                                                      real_X=data.images()[rows], real_y=data.y_train[rows],
+                                                      copy_guard=guard)) for draw in range(args.draws)], axis=0)
+        print(_line(f"{args.run} temperature {temperature:g}, pool {pool:g}, guard {guard:g}, "
+                    f"reference {args.reference}", scores), flush=True)
+    estimator.ddim_sample = ddim_sample
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -103,6 +132,14 @@ def main() -> None:
     m.add_argument("--grid", default="0:1:25,0.5:1:25,0:1.5:25,0.5:1.5:25")
     m.add_argument("--draws", type=int, default=3)
     m.set_defaults(func=sampler)
+    c = sub.add_parser("selection", help="score start-noise temperature, pool, copy guard and reference rows")
+    c.add_argument("run", help="an augment output folder (its model/ is loaded)")
+    c.add_argument("data", help="the small_set.py make file it was trained on")
+    c.add_argument("--grid", default="1:8:0,1.05:16:0.7")
+    c.add_argument("--reference", choices=("fit", "all"), default="fit")
+    c.add_argument("--seed", type=int, default=0, help="the augment run's --seed (its hold-back)")
+    c.add_argument("--draws", type=int, default=4)
+    c.set_defaults(func=selection)
     args = parser.parse_args()
     args.func(args)
 

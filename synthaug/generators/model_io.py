@@ -158,7 +158,9 @@ def load_generator(cls, directory: str | Path, device: str = "auto"):
     path, meta = _read_meta(directory, model_format(cls))
     try:
         valid = cls().get_params(deep=False)
-        params = {k: v for k, v in meta["params"].items() if k in valid}
+        # a folder written before a parameter existed was trained with its old behaviour
+        stored = {**getattr(cls, "LEGACY_PARAMS", {}), **meta["params"]}
+        params = {k: v for k, v in stored.items() if k in valid}
         if isinstance(params.get("betas"), list):
             params["betas"] = tuple(params["betas"])
         params["device"] = device

@@ -48,7 +48,8 @@ def fingerprint(gan, X: np.ndarray, y_idx: np.ndarray, classes: np.ndarray,
 
 def check_resumable(gan, state: dict, expected: dict) -> None:
     """ConfigError unless the checkpoint ``state`` was made by the same fit as ``expected``."""
-    saved = state.get("fingerprint", {})
+    # a checkpoint written before a parameter existed was made with its old behaviour
+    saved = {**getattr(type(gan), "LEGACY_PARAMS", {}), **state.get("fingerprint", {})}
     changed = [k for k in expected if saved.get(k) != expected[k]]
     if changed:
         detail = "; ".join(f"{k}: {saved.get(k)!r} -> {expected[k]!r}" for k in changed if k != "data_sha256")

@@ -220,3 +220,23 @@ def test_dropout_changes_training_only_and_leaves_the_global_rng_alone(toy):
     net = dropped.generators_[0]
     assert not net.training  # sampling runs the network without dropout: repeated draws agree
     np.testing.assert_array_equal(dropped.sample([0, 1], random_state=1), dropped.sample([0, 1], random_state=1))
+
+
+def test_folders_and_checkpoints_from_before_dropout_mean_no_dropout(toy, tmp_path):
+    # written before the parameter existed (it was then always 0): no "dropout" key at all
+    from synthaug.generators.checkpoint import load_checkpoint, save_checkpoint
+    from synthaug.persistence import read_json, write_json
+
+    old = ConditionalDiffusion(**TINY, epochs=2, dropout=0.0, checkpoint_every=1, checkpoint_dir=tmp_path / "ckpt")
+    old.fit(*toy)
+    old.save(tmp_path / "m")
+    meta = read_json(tmp_path / "m" / "generator.json", "model")
+    del meta["params"]["dropout"]
+    write_json(tmp_path / "m" / "generator.json", meta)
+    assert ConditionalDiffusion.load(tmp_path / "m", device="cpu").dropout == 0.0  # not today's default
+    state = load_checkpoint(tmp_path / "ckpt")
+    del state["fingerprint"]["dropout"]
+    save_checkpoint(tmp_path / "ckpt", {k: v for k, v in state.items() if k not in ("format", "format_version")})
+    with pytest.raises(ConfigError, match=r"dropout: 0\.0 -> 0\.5"):
+        ConditionalDiffusion(**TINY, epochs=3, checkpoint_dir=tmp_path / "ckpt").fit(*toy, resume=True)
+    ConditionalDiffusion(**TINY, epochs=3, dropout=0.0, checkpoint_dir=tmp_path / "ckpt").fit(*toy, resume=True)

@@ -134,6 +134,9 @@ class ConditionalDiffusion(BaseEstimator):
     HISTORY_COLUMNS = ["epoch", "loss", "lr"]
     #: Parameters whose change makes a checkpoint unusable.
     FINGERPRINT_KEYS = ("strategy", "lr", "width", "timesteps", "label_dropout", "ema_decay", "augment_p", "dropout")
+    #: Parameters added with a default other than the old behaviour, and that old
+    #: behaviour: what a model folder or checkpoint written before them was trained with.
+    LEGACY_PARAMS = {"dropout": 0.0}
 
     def __init__(
         self,
