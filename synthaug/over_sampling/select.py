@@ -276,13 +276,13 @@ def _select(pool_X, pool_y, counts, *, method, real_X, real_y, features, critic,
     wanted = [c for c, n in counts.items() if n > 0]
     if spec.needs_real:
         if real_X is None or real_y is None:
-            raise ConfigError(f"method={name!r} needs real_X and real_y: the real rows the "
-                              "generator was fitted on.")
+            raise ConfigError(f"method={name!r} needs real_X and real_y: the real training rows "
+                              "(those the generator was fitted on, or all the training rows).")
         real_X = check_images(real_X, "real_X", owner="select_samples", channels=None)
         real_y = check_labels(real_y, real_X.shape[0], "real_y", images_who="real_X")
         if real_X.shape[1:] != pool_X.shape[1:]:
             raise InvalidDataError(f"real_X has images of shape {real_X.shape[1:]} but pool_X has "
-                                   f"{pool_X.shape[1:]}; pass the real rows the generator was fitted on.")
+                                   f"{pool_X.shape[1:]}; pass the real training rows.")
     if spec.needs_critic and not callable(critic):
         raise ConfigError(f"method={name!r} needs critic: a callable critic(X, y) -> scores "
                           "(e.g. a fitted ConditionalGAN's discriminator_scores).")
@@ -364,8 +364,9 @@ def select_samples(pool_X, pool_y, counts: Mapping[Any, int], *, method: str | N
         - ``"random"``: a uniform random subset (``random_state``).
         - ``"none"``: the first ``counts[c]`` rows of the class.
     real_X, real_y : array-like or None
-        The real rows the generator was fitted on (never test rows); needed by
-        ``"coverage"`` and ``"covariance"``. Same image shape as ``pool_X``.
+        Real training rows to cover or match (never test rows): the rows the generator
+        was fitted on, or, as :class:`GANOverSampler` does after its gate, all of them;
+        needed by ``"coverage"`` and ``"covariance"``. Same image shape as ``pool_X``.
     features : callable or None
         ``features(images) -> (n, d)`` array, the space that ``"coverage"`` and
         ``"covariance"`` work in; None uses the flattened pixels.
@@ -434,8 +435,8 @@ def draw_selected(generator, counts: Mapping[Any, int], random_state, *, select:
     """Draw ``counts`` from a fitted generator, through ``select`` when it is a method.
 
     The one place where "draw, then keep the best" happens (GANOverSampler and the study
-    runner both call it). ``real_X``/``real_y`` are the rows the generator was fitted on
-    (never held-back or test rows). ``select`` None or ``"none"`` is a plain
+    runner both call it). ``real_X``/``real_y`` are real training rows (never test rows;
+    GANOverSampler passes all of them, held-back rows included, after its gate). ``select`` None or ``"none"`` is a plain
     :func:`~synthaug.over_sampling.draw_synthetic`; otherwise a pool of ``pool_factor``
     times ``counts`` is drawn and :func:`select_samples` keeps ``counts`` of it
     (``copy_guard``: see there).

@@ -224,6 +224,15 @@ def test_gate_holds_back_rows_and_returns_every_real_row(imbalanced, monkeypatch
         return real_fit(self, X_fit, y_fit, **kw)
 
     monkeypatch.setattr(ConditionalGAN, "fit", fit)
+    from synthaug.over_sampling import gan_sampler
+
+    references, real_draw = [], gan_sampler.draw_selected
+
+    def draw_selected(generator, counts, random_state, **kw):
+        references.append((kw["real_X"], kw["real_y"]))
+        return real_draw(generator, counts, random_state, **kw)
+
+    monkeypatch.setattr(gan_sampler, "draw_selected", draw_selected)
     sampler = GANOverSampler(generator=tiny_gan(), random_state=0, on_low_quality="warn")
     with caplog.at_level("WARNING"):
         X_res, y_res = sampler.fit_resample(X, y)
@@ -232,6 +241,9 @@ def test_gate_holds_back_rows_and_returns_every_real_row(imbalanced, monkeypatch
     assert np.bincount(y[held_idx]).tolist() == [2, 1, 1]  # floor(0.2 * n), at least 1 per class
     assert sorted([*fit_idx, *held_idx]) == list(range(len(y)))
     np.testing.assert_array_equal(seen[0], X[fit_idx])  # the generator never saw a held row
+    # ... but once the gate has judged, selection covers every real row the output holds
+    np.testing.assert_array_equal(references[0][0], X)
+    np.testing.assert_array_equal(references[0][1], y)
     np.testing.assert_array_equal(X_res[:len(X)], X)  # held rows are returned too, unchanged
     assert np.bincount(y_res).tolist() == [12, 12, 12]
     assert sampler.quality_.metrics["n_held"] == 4
