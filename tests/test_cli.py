@@ -108,9 +108,9 @@ def test_augment_writes_the_rows_gan_oversampler_returns(toy_npz: Path, tmp_path
         json.loads(json.dumps(sampler.quality_.to_dict()["metrics"]))
     # The saved model is the one that drew them: the same pool and selection give the same rows.
     saved = ConditionalGAN.load(tmp_path / "a" / "model", device="cpu")
-    fit = sampler.fit_idx_
+    # (selection covers every training row, the held-back ones too)
     X_again, _ = draw_selected(saved, sampler.sampling_strategy_, 5, select=sampler.select,
-                               real_X=train.images[fit], real_y=train.labels[fit])
+                               real_X=train.images, real_y=train.labels)
     np.testing.assert_array_equal(X_again, X_res[n:])
     assert saved.class_names_ == ["class0", "class1", "class2"]
 
