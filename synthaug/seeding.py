@@ -12,12 +12,14 @@ This module sits at the bottom of the layering, beside ``exceptions`` and ``data
 from __future__ import annotations
 
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from .exceptions import ConfigError
+
+if TYPE_CHECKING:  # torch is imported where a generator is made: the CLI starts without it
+    import torch
 
 __all__ = ["check_random_state", "derive_seed", "seed_from", "torch_generator"]
 
@@ -85,6 +87,8 @@ def derive_seed(seed: int, *keys: Any, bits: int = 63) -> int:
 
 def torch_generator(seed: int, device: torch.device | None = None) -> torch.Generator:
     """A private torch RNG seeded with ``seed``: library code never touches the global one."""
+    import torch
+
     gen = torch.Generator(device=device if device is not None else "cpu")
     gen.manual_seed(int(seed))
     return gen

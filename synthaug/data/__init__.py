@@ -7,7 +7,6 @@ manifests, ``builtin:digits``); :func:`write_npz` and :func:`write_png_folder` w
 files that load back to the same pixels and labels.
 """
 
-from .augment import classic_augment
 from .dataset import ImageDataset, concat, images_from_uint8, images_to_uint8
 from .io import atomic_path, atomic_write_bytes, atomic_write_text
 from .loaders import list_builtin_datasets, load_dataset, load_dataset_with_report
@@ -30,3 +29,13 @@ __all__ = [
     "write_npz",
     "write_png_folder",
 ]
+
+
+def __getattr__(name: str):
+    # classic_augment needs torch; importing it on first use lets the CLI start (and
+    # answer --help or a bad flag) without loading torch.
+    if name == "classic_augment":
+        from .augment import classic_augment
+
+        return classic_augment
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
