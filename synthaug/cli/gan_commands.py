@@ -7,6 +7,7 @@ importing them (scikit-learn, pandas) would add seconds to every ``synthaug --he
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 from pathlib import Path
 from typing import Any, Callable
@@ -47,7 +48,8 @@ def _joins_torchrun(command: Callable) -> Callable:
 
     @functools.wraps(command)
     def run(*args: Any, **opts: Any) -> Any:
-        # Deferred like the estimator: torch costs seconds at start-up.
+        if "WORLD_SIZE" not in os.environ:  # not under torchrun: no group to join, and no torch
+            return command(*args, **opts)  # yet, so a bad option or file is reported at once
         from ..generators.distributed import init_from_env
 
         with init_from_env(opts["device"]):

@@ -7,6 +7,7 @@ manifests, ``builtin:digits``); :func:`write_npz` and :func:`write_png_folder` w
 files that load back to the same pixels and labels.
 """
 
+from .._lazy import lazy_exports
 from .dataset import ImageDataset, concat, images_from_uint8, images_to_uint8
 from .io import atomic_path, atomic_write_bytes, atomic_write_text
 from .loaders import list_builtin_datasets, load_dataset, load_dataset_with_report
@@ -31,11 +32,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    # classic_augment needs torch; importing it on first use lets the CLI start (and
-    # answer --help or a bad flag) without loading torch.
-    if name == "classic_augment":
-        from .augment import classic_augment
-
-        return classic_augment
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# classic_augment needs torch: loaded on first use, so the CLI starts without it.
+__getattr__, __dir__ = lazy_exports(__name__, {"classic_augment": "augment"})
