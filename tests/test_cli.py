@@ -407,9 +407,10 @@ def test_the_cli_starts_without_torch(tmp_path: Path) -> None:
     code = f"import sys, synthaug.cli; {heavy}"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
-    missing = tmp_path / "missing.npz"
-    code = ("import sys\nfrom synthaug.cli import cli\ntry:\n"
-            f"    cli(['augment', {str(missing)!r}, '--out', {str(tmp_path / 'out')!r}], standalone_mode=False)\n"
-            f"except Exception as exc:\n    print(type(exc).__name__)\n{heavy}")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["ClickException", "[]"]  # the clean one-line error, torch never loaded
+    for args in (["augment", str(tmp_path / "missing.npz")],
+                 ["generate", str(tmp_path / "no-model"), "--n-per-class", "2"]):
+        code = ("import sys\nfrom synthaug.cli import cli\ntry:\n"
+                f"    cli({args + ['--out', str(tmp_path / 'out')]!r}, standalone_mode=False)\n"
+                f"except Exception as exc:\n    print(type(exc).__name__)\n{heavy}")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        assert out.split() == ["ClickException", "[]"], args  # the clean one-line error, torch never loaded

@@ -327,11 +327,13 @@ def generate(model_dir: Path, out: Path, n_per_class: int, seed: int, device: st
     samples.png and config.json.
     """
     from ..data import ImageDataset, write_npz
-    from ..generators import load_model
 
     positive("--n-per-class", n_per_class)
     check_output_dir(out, overwrite)
-    gan = load_model(find_model_dir(model_dir), device=device)  # a GAN or a diffusion model
+    model_path = find_model_dir(model_dir)  # a wrong folder is reported before torch loads
+    from ..generators import load_model
+
+    gan = load_model(model_path, device=device)  # a GAN or a diffusion model
     class_names = gan.class_names_
     labels = np.repeat(np.arange(len(gan.classes_)), n_per_class)
     with staged_output(out, overwrite) as tmp:
