@@ -52,14 +52,17 @@ from synthaug.over_sampling import draw_selected
 from synthaug.quality.holdout import holdout_split
 
 
-def _median_score(model, data: SmallSet, draws: int) -> np.ndarray:
+def _median_score(model, data: SmallSet, draws: int, *, first_seed: int = 100, pool_factor: float = 8,
+                  copy_guard: float = 0.0, rows: np.ndarray | None = None) -> np.ndarray:
+    """Median over ``draws`` of ``data.score`` of 10 per class drawn through ``coverage``
+    selection against the training rows ``rows`` (all by default); draw ``d`` uses seed
+    ``first_seed + d``."""
+    rows = np.arange(len(data.y_train)) if rows is None else rows
     counts = {int(c): 10 for c in np.unique(data.y_train)}
-    rows = []
-    for draw in range(draws):
-        X_s, y_s = draw_selected(model, counts, 100 + draw, select="coverage", pool_factor=8,
-                                 real_X=data.images(), real_y=data.y_train)
-        rows.append(data.score(X_s, y_s))
-    return np.median(np.array(rows), axis=0)
+    scores = [data.score(*draw_selected(model, counts, first_seed + draw, select="coverage", pool_factor=pool_factor,
+                                        real_X=data.images()[rows], real_y=data.y_train[rows], copy_guard=copy_guard))
+              for draw in range(draws)]
+    return np.median(np.array(scores), axis=0)
 
 
 def _line(label: str, m: np.ndarray) -> str:
@@ -100,14 +103,11 @@ def selection(args) -> None:
     model = load_model(f"{args.run}/model", device="cpu")
     rows = (np.arange(len(data.y_train)) if args.reference == "all"
             else holdout_split(data.y_train, "auto", random_state=args.seed)[0])
-    counts = {int(c): 10 for c in np.unique(data.y_train)}
     for cell in args.grid.split(","):
         temperature, pool, guard = (float(v) for v in cell.split(":"))
         # the patch from outside: DDIM starts from temperature x the usual noise
         estimator.ddim_sample = lambda net, noise, *a, t=temperature, **k: ddim_sample(net, noise * t, *a, **k)
-        scores = np.median([data.score(*draw_selected(model, counts, draw, select="coverage", pool_factor=pool,
-                                                      real_X=data.images()[rows], real_y=data.y_train[rows],
-                                                      copy_guard=guard)) for draw in range(args.draws)], axis=0)
+        scores = _median_score(model, data, args.draws, first_seed=0, pool_factor=pool, copy_guard=guard, rows=rows)
         print(_line(f"{args.run} temperature {temperature:g}, pool {pool:g}, guard {guard:g}, "
                     f"reference {args.reference}", scores), flush=True)
     estimator.ddim_sample = ddim_sample

@@ -187,9 +187,9 @@ def near_copy_hint(copied_fraction: float, generator) -> str | None:
     """What to change when many samples are near-copies of training images (None: few are)."""
     if not copied_fraction >= NEAR_COPY_HINT:
         return None
-    diffusion = hasattr(generator, "augment_p")  # a ConditionalDiffusion (a GAN has no such knob)
+    # only the diffusion model has a dropout parameter: suggest it when it is off
     dropout = ("--dropout 0.5 (it halved the near-copies on 10 digits per class) or "
-               if diffusion and not getattr(generator, "dropout", 0.0) else "")
+               if getattr(generator, "dropout", None) == 0 else "")
     return (f"  Hint: {copied_fraction:.0%} of the samples are near-copies. To keep them farther from the "
             f"training images, use {dropout}--copy-guard 0.7 with --select coverage, at some cost in "
             "precision (docs/guide.md, 'Sample selection').")

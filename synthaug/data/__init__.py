@@ -33,4 +33,4 @@ __all__ = [
 
 
 # classic_augment needs torch: loaded on first use, so the CLI starts without it.
-__getattr__, __dir__ = lazy_exports(__name__, {"classic_augment": "augment"})
+__getattr__, __dir__ = lazy_exports(__name__, {"classic_augment": ".augment"})

@@ -9,8 +9,7 @@ the estimator's choices; the configuration and the CLI read them from here.
 
 from __future__ import annotations
 
-import importlib
-
+from .._lazy import lazy_exports
 from .registry import (
     AUTO,
     DIFFUSION_MODELS,
@@ -54,13 +53,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -8,26 +8,13 @@ from .._lazy import lazy_exports
 # Where each public name lives. The submodules load on first use (PEP 562), so the CLI can
 # check its options with resolve_counts before torch (which the samplers need) is loaded.
 _SOURCES = {
-    "append_synthetic": "draw", "draw_synthetic": "draw", "synthetic_labels": "draw",
-    "GANOverSampler": "gan_sampler", "OverSampler": "gan_sampler",
-    "SELECTION_METHODS": "select", "draw_selected": "select", "pool_size": "select", "select_samples": "select",
-    "n_synthetic_per_class": "strategy", "resolve_counts": "strategy", "resolve_sampling_strategy": "strategy",
+    "append_synthetic": ".draw", "draw_synthetic": ".draw", "synthetic_labels": ".draw",
+    "GANOverSampler": ".gan_sampler", "OverSampler": ".gan_sampler",
+    "SELECTION_METHODS": ".select", "draw_selected": ".select", "pool_size": ".select", "select_samples": ".select",
+    "n_synthetic_per_class": ".strategy", "resolve_counts": ".strategy", "resolve_sampling_strategy": ".strategy",
 }
 
-__all__ = [
-    "GANOverSampler",
-    "OverSampler",
-    "SELECTION_METHODS",
-    "append_synthetic",
-    "draw_selected",
-    "draw_synthetic",
-    "n_synthetic_per_class",
-    "pool_size",
-    "resolve_counts",
-    "resolve_sampling_strategy",
-    "select_samples",
-    "synthetic_labels",
-]
+__all__ = sorted(_SOURCES)
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _SOURCES)

@@ -436,10 +436,10 @@ def draw_selected(generator, counts: Mapping[Any, int], random_state, *, select:
 
     The one place where "draw, then keep the best" happens (GANOverSampler and the study
     runner both call it). ``real_X``/``real_y`` are real training rows (never test rows;
-    GANOverSampler passes all of them, held-back rows included, after its gate). ``select`` None or ``"none"`` is a plain
-    :func:`~synthaug.over_sampling.draw_synthetic`; otherwise a pool of ``pool_factor``
-    times ``counts`` is drawn and :func:`select_samples` keeps ``counts`` of it
-    (``copy_guard``: see there).
+    GANOverSampler passes all of them, held-back rows included, after its gate).
+    ``select`` None or ``"none"`` is a plain :func:`~synthaug.over_sampling.draw_synthetic`;
+    otherwise a pool of ``pool_factor`` times ``counts`` is drawn and :func:`select_samples`
+    keeps ``counts`` of it (``copy_guard``: see there).
 
     Shape
     -----

@@ -13,10 +13,9 @@ Layering: uses data, classifiers, metrics and seeding; never generators or over_
 from .._lazy import lazy_exports
 
 # Loaded on first use: the gate needs torch, the CLI's option checks (resolve_fraction) do not.
-_SOURCES = {"add_caption": "caption", "QualityReport": "gate", "assess": "gate", "assess_generator": "gate",
-            "judge": "gate", "holdout_split": "holdout", "resolve_fraction": "holdout"}
+_SOURCES = {"add_caption": ".caption", "QualityReport": ".gate", "assess": ".gate", "assess_generator": ".gate",
+            "judge": ".gate", "holdout_split": ".holdout", "resolve_fraction": ".holdout"}
 
-__all__ = ["QualityReport", "add_caption", "assess", "assess_generator", "holdout_split", "judge",
-           "resolve_fraction"]
+__all__ = sorted(_SOURCES)
 
 __getattr__, __dir__ = lazy_exports(__name__, _SOURCES)

@@ -24,7 +24,9 @@ fit is reproducible, a resume bit-identical, and the caller's global RNG untouch
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +79,18 @@ class DiffusionConfig:
     null_label: int
     augment_p: float = 0.0
     dropout: float = 0.0
+
+
+@contextlib.contextmanager
+def _seeded_dropout(dropout: float, seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch's global RNG, which the UNet's dropout draws from, for one forward pass,
+    and restore the caller's state afterwards (nothing to do without dropout)."""
+    if dropout <= 0:
+        yield
+        return
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
 
 
 class DenoiserUnit:
@@ -135,12 +149,7 @@ class DenoiserUnit:
             if cfg.augment_p > 0:
                 x, warped = warp_batch(x, gen, cfg.augment_p)
             y = None if labels is None else labels[idx]
-            if cfg.dropout > 0:
-                devices = [images.device] if images.device.type == "cuda" else []
-                with torch.random.fork_rng(devices=devices):
-                    torch.manual_seed(derive_seed(seed, "dropout", i))
-                    loss = diffusion_loss(self.net, x, y, self.abar, gen, cfg.label_dropout, cfg.null_label, warped)
-            else:
+            with _seeded_dropout(cfg.dropout, derive_seed(seed, "dropout", i), images.device):
                 loss = diffusion_loss(self.net, x, y, self.abar, gen, cfg.label_dropout, cfg.null_label, warped)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
