@@ -93,6 +93,7 @@ def test_augment_writes_the_rows_gan_oversampler_returns(toy_npz: Path, tmp_path
                     "--epochs", "2", "--batch-size", "16", "--no-progress", "--seed", "5", "--device", "cpu",
                     "--accept-low-quality")
     assert result.exit_code == 0, result.output
+    assert "Before you train on them: the gate judges whether they look like your images" in result.output
     train = load_dataset(str(toy_npz))
     gan = ConditionalGAN(model="vanilla", epochs=2, batch_size=16, random_state=5, device="cpu")
     sampler = GANOverSampler(generator=gan, random_state=5, on_low_quality="ignore")
